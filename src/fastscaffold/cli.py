@@ -1,0 +1,275 @@
+"""The command line: turn flags into answers, call the core, print results and errors."""
+
+import json
+import shlex
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from typer.core import TyperCommand
+
+from fastscaffold import __version__
+from fastscaffold.errors import (
+    FastscaffoldError,
+    InvalidAnswerError,
+    MissingAnswersError,
+    UsageError,
+    flag,
+    shown,
+)
+
+# Imports stay minimal here: `--help` and `--version` must not load copier, Jinja or YAML.
+
+APP_EXAMPLES = """\b
+Examples:
+  fastscaffold new orders-api --project-name orders-api --server granian --yes
+  fastscaffold new --answers-file answers.yml
+  fastscaffold options --json
+"""
+
+NEW_EXAMPLES = """\b
+Examples:
+  fastscaffold new                  # asks each question on a terminal
+  fastscaffold new --yes            # all defaults, into ./my-service
+  fastscaffold new api --project-name orders-api --workers 4 --database none --yes
+  fastscaffold new api --answers-file answers.yml --server gunicorn
+  fastscaffold new api --answers-file old/.copier-answers.yml --overwrite
+"""
+
+app = typer.Typer(
+    name="fastscaffold",
+    help="Render a Copier template into a ready-to-run FastAPI project.",
+    epilog=APP_EXAMPLES,
+    no_args_is_help=True,
+    add_completion=False,
+    # Plain Click output keeps usage errors to a few unboxed lines, like our own errors.
+    rich_markup_mode=None,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"fastscaffold {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Render a Copier template into a ready-to-run FastAPI project."""
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Turn a FastscaffoldError into one `Error:` line on stderr and its exit code."""
+    try:
+        yield
+    except FastscaffoldError as error:
+        typer.echo(f"Error: {error}", err=True)
+        if isinstance(error, UsageError):
+            typer.echo("Try 'fastscaffold new --help' for help.", err=True)
+        raise typer.Exit(error.exit_code) from None
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _integer(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise typer.BadParameter(f"'{raw}' is not an integer.") from None
+
+
+class _NewCommand(TyperCommand):
+    """Typer's `new` command, with its choice errors freed of pydantic's wording."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except typer.BadParameter as error:
+            # Typer validates Literal options with pydantic, which prefixes "Value error, ".
+            error.message = error.message.removeprefix("Value error, ")
+            raise
+
+
+@app.command(cls=_NewCommand, epilog=NEW_EXAMPLES)
+def new(
+    dest: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="DEST",
+            help="Directory to create. [default: ./PROJECT_NAME]",
+            show_default=False,
+        ),
+    ] = None,
+    project_name: Annotated[
+        str | None, typer.Option(help="Project name (distribution name and title).")
+    ] = None,
+    description: Annotated[
+        str | None, typer.Option(help="One-line description of the service.")
+    ] = None,
+    server: Annotated[
+        Literal["uvicorn", "gunicorn", "granian"] | None,
+        typer.Option(help="ASGI server that runs the workers."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(parser=_integer, metavar="<int>", help="Worker processes per host."),
+    ] = None,
+    threadpool_size: Annotated[
+        int | None,
+        typer.Option(
+            parser=_integer, metavar="<int>", help="Threads per worker for plain `def` endpoints."
+        ),
+    ] = None,
+    database: Annotated[
+        Literal["sqlite", "none"] | None, typer.Option(help="Async database.")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Take the default for every question not given.")
+    ] = False,
+    answers_file: Annotated[
+        Path | None,
+        typer.Option(help="YAML file of question: answer; options given override it."),
+    ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Render into a non-empty directory, replacing clashing files."
+        ),
+    ] = False,
+) -> None:
+    """Render a new FastAPI project into DEST; unanswered questions are asked on a terminal."""
+    flags = {
+        "project_name": project_name,
+        "description": description,
+        "server": server,
+        "workers": workers,
+        "threadpool_size": threadpool_size,
+        "database": database,
+    }
+    with _reported():
+        from fastscaffold import options
+
+        given = options.load_answers_file(answers_file) if answers_file else {}
+        given.update((name, value) for name, value in flags.items() if value is not None)
+        answers: dict[str, object] = {
+            name: options.coerce(options.question(name), raw) for name, raw in given.items()
+        }
+        options.validate(answers)
+        missing = [q.name for q in options.questions() if q.name not in answers]
+        if missing and yes:
+            answers = options.with_defaults(answers)
+        elif missing and _interactive():
+            answers = _ask(answers)
+        elif missing:
+            raise MissingAnswersError(names=missing)
+        options.validate(answers)
+        answers = {q.name: answers[q.name] for q in options.questions() if q.name in answers}
+        target = dest if dest is not None else Path(str(answers["project_name"]))
+
+        from fastscaffold.render import render
+
+        with _status(f"Rendering {shown(target)} ..."):
+            files = render(answers, target, overwrite=overwrite)
+    _print_summary(target, files, answers)
+
+
+def _ask(answers: Mapping[str, object]) -> dict[str, object]:
+    """Prompt for each unanswered question in copier.yml order, re-asking until valid."""
+    from fastscaffold import options
+
+    complete = dict(answers)
+    for q in options.questions():
+        if q.name in complete:
+            continue
+        text = q.help if q.choices is None else f"{q.help} ({', '.join(q.choices)})"
+        default = options.default(q, complete)
+        while True:
+            raw = typer.prompt(text, default=None if default is None else str(default), type=str)
+            try:
+                value = options.coerce(q, raw)
+                options.validate({**complete, q.name: value})
+            except InvalidAnswerError as error:
+                typer.echo(f"Error: {error}", err=True)
+                continue
+            complete[q.name] = value
+            break
+    return complete
+
+
+@contextmanager
+def _status(message: str) -> Iterator[None]:
+    """Show a spinner on stderr while the body runs, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(message):
+        yield
+
+
+def _print_summary(target: Path, files: list[Path], answers: Mapping[str, object]) -> None:
+    tops = sorted({f"{file.parts[0]}/" if len(file.parts) > 1 else file.name for file in files})
+    typer.echo(f"Created {len(files)} files in {shown(target)}:")
+    for entry in tops:
+        typer.echo(f"  {entry}")
+    typer.echo("\nNext steps:")
+    typer.echo(f"  cd {shlex.quote(str(target))}")
+    typer.echo("  python -m venv .venv && .venv/bin/pip install -e '.[dev]'")
+    typer.echo("  .venv/bin/pytest")
+    typer.echo("  .venv/bin/python -m app")
+    typer.echo("\nTo render the same project again:")
+    typer.echo(f"  {_replay_command(target, answers)}")
+
+
+def _replay_command(target: Path, answers: Mapping[str, object]) -> str:
+    """Return a shell command that renders the same project without asking anything."""
+    args = ["fastscaffold", "new", str(target)]
+    for name, value in answers.items():
+        args += [flag(name), str(value)]
+    return shlex.join([*args, "--yes"])
+
+
+@app.command(
+    "options", epilog="\b\nExamples:\n  fastscaffold options\n  fastscaffold options --json"
+)
+def list_options(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the template's questions: flag, choices or type, default and help."""
+    with _reported():
+        from fastscaffold import options
+
+        rows = options.schema()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = [["NAME", "FLAG", "CHOICES/TYPE", "DEFAULT", "HELP"]]
+    for row in rows:
+        choices = row["choices"]
+        kind = "|".join(choices) if isinstance(choices, list) else row["type"]
+        table.append([str(cell) for cell in (row["name"], row["flag"], kind, row["default"])])
+        table[-1].append(str(row["help"]))
+    widths = [max(len(line[col]) for line in table) for col in range(4)]
+    for line in table:
+        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
+        typer.echo("  ".join([*cells, line[4]]))
+
+
+def main() -> None:
+    """Run the `fastscaffold` command."""
+    app(prog_name="fastscaffold")

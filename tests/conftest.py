@@ -1,0 +1,48 @@
+"""Shared fixtures: run the CLI in-process and read copier.yml independently of the code."""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner, Result
+
+from fastscaffold import options
+from fastscaffold.cli import app
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run() -> Run:
+    """Invoke `fastscaffold ARGS...`; unexpected exceptions fail the test instead of hiding."""
+    runner = CliRunner()
+
+    def invoke(*args: str | Path, input: str | None = None) -> Result:
+        return runner.invoke(app, [str(arg) for arg in args], input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture(scope="session")
+def copier_questions() -> dict[str, dict[str, Any]]:
+    """The questions copier asks, read straight from copier.yml (settings and computed skipped)."""
+    config = yaml.safe_load((options.template_root() / "copier.yml").read_text("utf-8"))
+    specs = {
+        name: spec if isinstance(spec, dict) else {"default": spec}
+        for name, spec in config.items()
+        if not name.startswith("_")
+    }
+    return {name: spec for name, spec in specs.items() if spec.get("when", True) is not False}
+
+
+@pytest.fixture
+def fake_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point `options` at a copier.yml the test writes to the returned path."""
+    root = tmp_path / "fake-template"
+    root.mkdir()
+    monkeypatch.setattr(options, "template_root", lambda: root)
+    options.questions.cache_clear()
+    yield root / "copier.yml"
+    options.questions.cache_clear()

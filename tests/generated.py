@@ -1,0 +1,148 @@
+"""Helpers for tests that install and run generated projects: venvs, servers, processes."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uv
+
+
+def make_venv(path: Path) -> Path:
+    """Create a venv with uv and return its python."""
+    subprocess.run([uv.find_uv_bin(), "venv", "-q", str(path)], check=True)
+    return path / "bin" / "python"
+
+
+def install(python: Path, *requirements: str, cwd: Path | None = None) -> None:
+    """Install into the venv of `python` with uv."""
+    subprocess.run(
+        [uv.find_uv_bin(), "pip", "install", "-q", "--python", str(python), *requirements],
+        check=True,
+        cwd=cwd,
+    )
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    """Run a command; on failure the assertion shows its output."""
+    result = subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
+    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get_json(url: str, timeout: float = 10) -> tuple[int, object]:
+    """GET `url` on a new connection; return the status and decoded body."""
+    request = urllib.request.Request(url, headers={"Connection": "close"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def children(pid: int) -> list[int]:
+    """Direct child processes of `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # The command name may contain spaces; fields after the last ')' are fixed.
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def workers(pid: int) -> list[int]:
+    """Child processes of a server that are workers (not multiprocessing's resource tracker)."""
+    return [
+        child
+        for child in children(pid)
+        if b"multiprocessing.resource_tracker" not in _cmdline(child)
+    ]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`."""
+    out = []
+    for child in children(pid):
+        out += [child, *descendants(child)]
+    return out
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is a running (not zombie) process."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@contextmanager
+def server(python: Path, project: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """Start `python -m app` in `project`, output to `server.log` beside it; kill its whole
+    process group on the way out."""
+    with (project.parent / "server.log").open("w") as log:
+        proc = subprocess.Popen(
+            [str(python), "-m", "app"],
+            cwd=project,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def server_log(project: Path) -> str:
+    """What the server printed."""
+    return (project.parent / "server.log").read_text()
+
+
+def wait_until_live(
+    base: str, proc: subprocess.Popen[str], project: Path, timeout: float = 60
+) -> None:
+    """Poll `/health/live` until it answers 200; fail with the server's output otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited early:\n{server_log(project)}")
+        try:
+            if get_json(f"{base}/health/live", timeout=1)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{base}/health/live did not answer within {timeout} s")
