@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import uv
 
 
@@ -54,6 +55,57 @@ def get_json(url: str, timeout: float = 10) -> tuple[int, object]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
+
+
+def post_json(url: str, body: object, timeout: float = 10) -> tuple[int, object]:
+    """POST `body` as JSON on a new connection; return the status and decoded body."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Connection": "close"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def postgres_server() -> str:
+    """The PostgreSQL server for tests (TEST_POSTGRES_URL); fail in CI without one, else skip."""
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if url:
+        return url.rstrip("/")
+    reason = "no PostgreSQL server: set TEST_POSTGRES_URL=postgresql://user:pass@host:port"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: database tests must not skip)")
+    pytest.skip(reason)
+
+
+_ADMIN = """
+import asyncio, sys, asyncpg
+async def main(server, sql):
+    conn = await asyncpg.connect(server + "/postgres", timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def postgres_database(python: Path, name: str) -> str:
+    """Create database `name` (with the project's own asyncpg) and return its URL."""
+    server = postgres_server()
+    run([str(python), "-c", _ADMIN, server, f'CREATE DATABASE "{name}"'], cwd=python.parent)
+    return f"{server}/{name}"
+
+
+def drop_postgres_database(python: Path, url: str) -> None:
+    """Drop the database a test made."""
+    server, name = url.rsplit("/", 1)
+    sql = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    run([str(python), "-c", _ADMIN, server, sql], cwd=python.parent)
 
 
 def children(pid: int) -> list[int]:

@@ -166,7 +166,8 @@ def test_missing_answers_without_a_terminal_name_the_flags(
     ("args", "quoted"),
     [
         (["--server", "foo"], "'foo'"),
-        (["--database", "postgres"], "'postgres'"),
+        (["--database", "oracle"], "'oracle'"),
+        (["--project-name", "a" * 51], "'" + "a" * 51 + "'"),
         (["--workers", "0"], "'0'"),
         (["--workers", "abc"], "'abc'"),
         (["--threadpool-size", "0"], "'0'"),

@@ -2,8 +2,10 @@
 
 import signal
 import subprocess
-import threading
 import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,10 +15,14 @@ from fastscaffold.render import render
 from tests.generated import (
     alive,
     descendants,
+    drop_postgres_database,
     free_port,
     get_json,
     install,
     make_venv,
+    post_json,
+    postgres_database,
+    postgres_server,
     run,
     server,
     server_log,
@@ -27,28 +33,41 @@ from tests.generated import (
 pytestmark = pytest.mark.tier2
 
 VARIANTS = {
-    "default": {},
-    "gunicorn": {"server": "gunicorn"},
-    "granian-nodb": {"server": "granian", "database": "none"},
+    "uvicorn-sqlite": {},
+    "gunicorn-postgres": {"server": "gunicorn", "database": "postgres"},
+    "granian-mongodb": {"server": "granian", "database": "mongodb"},
+    "uvicorn-none": {"database": "none"},
 }
 WORKERS = 2
 GRACEFUL_TIMEOUT = 5
+WRITES = 200
 
 
 class Project:
-    """A generated project installed in its own venv."""
+    """A generated project installed in its own venv, with a database of its own."""
 
     def __init__(self, root: Path, python: Path, answers: dict[str, object]) -> None:
         self.root, self.python, self.answers = root, python, answers
+        self.database = str(answers["database"])
+        self.env = {"WEB_CONCURRENCY": str(WORKERS), "GRACEFUL_TIMEOUT": str(GRACEFUL_TIMEOUT)}
+        if self.database == "sqlite":
+            self.env["DATABASE_URL"] = f"sqlite:///{root.parent / 'app.db'}"
+        elif self.database == "postgres":
+            self.env["DATABASE_URL"] = postgres_database(python, f"fs_{uuid.uuid4().hex[:10]}")
+        elif self.database == "mongodb":
+            # No MongoDB server here: boot without migrating and expect "not ready".
+            self.env["DATABASE_URL"] = f"mongodb://127.0.0.1:{free_port()}/app"
+            self.env["MIGRATE_ON_START"] = "false"
 
-    def tool(self, name: str, *args: str) -> str:
-        return run([str(self.python), "-m", name, *args], cwd=self.root)
+    def tool(self, name: str, *args: str, env: dict[str, str] | None = None) -> str:
+        return run([str(self.python), "-m", name, *args], cwd=self.root, env=env)
 
 
-@pytest.fixture(scope="module", params=list(VARIANTS), ids=list(VARIANTS))
-def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    base = tmp_path_factory.mktemp(request.param)
-    answers = options.with_defaults({"workers": WORKERS, **VARIANTS[request.param]})
+def build(name: str, base: Path) -> Project:
+    """Render variant `name` and install it into a fresh venv."""
+    answers = options.with_defaults({"workers": WORKERS, **VARIANTS[name]})
+    if answers["database"] == "postgres":
+        postgres_server()  # skip or fail before spending an install on it
     root = base / "svc"
     render(answers, root, overwrite=False)
     python = make_venv(base / "venv")
@@ -56,70 +75,128 @@ def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return Project(root, python, answers)
 
 
+@pytest.fixture(scope="module")
+def built() -> Iterator[dict[str, Project]]:
+    """Projects built so far in this module, each once; their databases dropped at the end."""
+    projects: dict[str, Project] = {}
+    yield projects
+    for project in projects.values():
+        if project.database == "postgres":
+            drop_postgres_database(project.python, project.env["DATABASE_URL"])
+
+
+@pytest.fixture
+def project(
+    request: pytest.FixtureRequest,
+    built: dict[str, Project],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Project:
+    name: str = request.param
+    if name not in built:
+        built[name] = build(name, tmp_path_factory.mktemp(name))
+    return built[name]
+
+
+def variants(*databases: str) -> pytest.MarkDecorator:
+    """Run a test on each variant (or those with one of `databases`), building each once."""
+    names = [
+        n for n in VARIANTS if not databases or VARIANTS[n].get("database", "sqlite") in databases
+    ]
+    return pytest.mark.parametrize("project", names, indirect=True)
+
+
+@variants()
 def test_own_tests_pass(project: Project) -> None:
-    out = project.tool("pytest", "-q", "-p", "no:cacheprovider")
+    # The project's tests make their own database on the server DATABASE_URL names.
+    env = {"DATABASE_URL": project.env["DATABASE_URL"]} if project.database == "postgres" else {}
+    out = project.tool("pytest", "-q", "-p", "no:cacheprovider", "-rs", env=env)
     assert " passed" in out and "failed" not in out
+    if project.database == "mongodb":
+        assert "no MongoDB server: set MONGODB_URL" in out  # skipped, and saying why
+    else:
+        assert "skipped" not in out
 
 
+@variants()
 def test_lint_and_types(project: Project) -> None:
     project.tool("ruff", "check", "--no-cache", ".")
     project.tool("ruff", "format", "--check", "--no-cache", ".")
     project.tool("mypy", "--no-incremental", "app", "tests")
 
 
-def test_serves_with_workers_and_stops_gracefully(project: Project, tmp_path: Path) -> None:
+@variants("sqlite", "postgres")
+def test_migrations_are_idempotent(project: Project) -> None:
+    first = project.tool("app.migrate", env=project.env)
+    second = project.tool("app.migrate", env=project.env)
+    assert "applied migrations [1]" in first or "already up to date" in first
+    assert "schema already up to date" in second
+
+
+def boot_env(project: Project) -> tuple[str, dict[str, str]]:
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        "PORT": str(port),
-        "WEB_CONCURRENCY": str(WORKERS),
-        "GRACEFUL_TIMEOUT": str(GRACEFUL_TIMEOUT),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
-    }
+    return f"http://127.0.0.1:{port}", {**project.env, "PORT": str(port)}
+
+
+@variants()
+def test_serves_with_workers_and_stops_gracefully(project: Project) -> None:
+    base, env = boot_env(project)
     with server(project.python, project.root, env) as proc:
         wait_until_live(base, proc, project.root)
         assert len(workers(proc.pid)) == WORKERS
 
         # Concurrent waits land on both workers: both serve traffic.
         pids: set[int] = set()
-        for _ in range(20):
-            batch = [
-                threading.Thread(
-                    target=lambda: pids.add(
-                        get_json(f"{base}/examples/sleep?seconds=0.2")[1]["pid"]  # type: ignore[index]
-                    )
-                )
-                for _ in range(8)
-            ]
-            for t in batch:
-                t.start()
-            for t in batch:
-                t.join()
-            if len(pids) == WORKERS:
-                break
+        with ThreadPoolExecutor(8) as pool:
+            for _ in range(20):
+                urls = [f"{base}/examples/sleep?seconds=0.2"] * 8
+                pids |= {body["pid"] for _, body in pool.map(get_json, urls)}  # type: ignore[index]
+                if len(pids) == WORKERS:
+                    break
         assert len(pids) == WORKERS
         assert pids <= set(descendants(proc.pid))
-        assert get_json(f"{base}/health/ready")[0] == 200
+        expected_ready = 503 if project.database == "mongodb" else 200
+        assert get_json(f"{base}/health/ready")[0] == expected_ready
 
         # A request in flight when SIGTERM arrives still completes.
-        in_flight: list[tuple[int, object]] = []
-        slow = threading.Thread(
-            target=lambda: in_flight.append(get_json(f"{base}/examples/sleep?seconds=1"))
-        )
-        slow.start()
-        time.sleep(0.3)
-        tree = [proc.pid, *descendants(proc.pid)]
-        stopped_at = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=GRACEFUL_TIMEOUT + 5)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"server still running {GRACEFUL_TIMEOUT + 5} s after SIGTERM")
-        elapsed = time.monotonic() - stopped_at
-        slow.join(timeout=5)
-        output = server_log(project.root)
-        assert proc.returncode == 0, output
+        with ThreadPoolExecutor(1) as pool:
+            slow = pool.submit(get_json, f"{base}/examples/sleep?seconds=1")
+            time.sleep(0.3)
+            tree = [proc.pid, *descendants(proc.pid)]
+            stopped_at = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=GRACEFUL_TIMEOUT + 5)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"server still running {GRACEFUL_TIMEOUT + 5} s after SIGTERM")
+            elapsed = time.monotonic() - stopped_at
+            assert slow.result(timeout=5)[0] == 200, server_log(project.root)
+        assert proc.returncode == 0, server_log(project.root)
         assert elapsed < GRACEFUL_TIMEOUT + 5
-        assert in_flight and in_flight[0][0] == 200, output
         time.sleep(0.2)
         assert not [pid for pid in tree if alive(pid)]
+
+
+@variants("sqlite", "postgres")
+def test_concurrent_writes_survive_a_restart(project: Project) -> None:
+    base, env = boot_env(project)
+    names = [f"item-{n}" for n in range(WRITES)]
+    with server(project.python, project.root, env) as proc:
+        wait_until_live(base, proc, project.root)
+        _, before = get_json(f"{base}/items?limit=1")
+        with ThreadPoolExecutor(16) as pool:
+            created = list(pool.map(lambda n: post_json(f"{base}/items", {"name": n}), names))
+        assert [status for status, _ in created] == [201] * WRITES, server_log(project.root)
+        ids = [body["id"] for _, body in created]  # type: ignore[index]
+        assert len(set(ids)) == WRITES
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=GRACEFUL_TIMEOUT + 5)
+
+    base, env = boot_env(project)
+    with server(project.python, project.root, env) as proc:
+        wait_until_live(base, proc, project.root)
+        _, after = get_json(f"{base}/items?limit=1")
+        assert after["count"] == before["count"] + WRITES  # type: ignore[index]
+        with ThreadPoolExecutor(16) as pool:
+            read = list(pool.map(lambda i: get_json(f"{base}/items/{i}"), ids))
+        assert [status for status, _ in read] == [200] * WRITES
+        assert [body["name"] for _, body in read] == names  # type: ignore[index]

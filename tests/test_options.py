@@ -73,7 +73,7 @@ def test_validator_message_quotes_value_and_gives_the_reason() -> None:
         ("project_name", "orders--api"),
         ("project_name", "9lives"),
         ("server", "foo"),
-        ("database", "postgres"),
+        ("database", "oracle"),
     ],
 )
 def test_validate_rejects_out_of_range_values(name: str, value: object) -> None:

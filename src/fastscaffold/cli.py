@@ -135,7 +135,8 @@ def new(
         ),
     ] = None,
     database: Annotated[
-        Literal["sqlite", "none"] | None, typer.Option(help="Async database.")
+        Literal["sqlite", "postgres", "mongodb", "none"] | None,
+        typer.Option(help="Async database."),
     ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Take the default for every question not given.")

@@ -90,7 +90,10 @@ async def test_threadpool_size_limits_blocking_calls(
     settings: Settings, threadpool_size: int
 ) -> None:
     settings.THREADPOOL_SIZE = threadpool_size
-    async with LifespanManager(create_app(settings)) as manager, client_for(manager.app) as client:
+    async with (
+        LifespanManager(create_app(settings)) as manager,
+        client_for(manager.app) as client,
+    ):
         responses = await asyncio.gather(
             *(client.get("/examples/blocking", params={"seconds": 0.3}) for _ in range(4))
         )

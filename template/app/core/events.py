@@ -30,7 +30,8 @@ class EventLog:
     def find(self, kind: str, message: str) -> Event | None:
         """The newest event of `kind` with `message`, if any."""
         return next(
-            (e for e in reversed(self._events) if e.kind == kind and e.message == message), None
+            (e for e in reversed(self._events) if e.kind == kind and e.message == message),
+            None,
         )
 
     def as_dicts(self) -> list[dict[str, Any]]:

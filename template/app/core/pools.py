@@ -32,7 +32,8 @@ class ProcessPool:
             # An explicit start method: the platform default differs (fork, spawn, forkserver),
             # and forking a process that runs an event loop and threads is unsafe.
             self._executor = ProcessPoolExecutor(
-                max_workers=self.max_workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.max_workers,
+                mp_context=multiprocessing.get_context("spawn"),
             )
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
