@@ -71,15 +71,25 @@ def post_json(url: str, body: object, timeout: float = 10) -> tuple[int, object]
         return error.code, json.loads(error.read() or b"null")
 
 
-def postgres_server() -> str:
-    """The PostgreSQL server for tests (TEST_POSTGRES_URL); fail in CI without one, else skip."""
-    url = os.environ.get("TEST_POSTGRES_URL")
+def _service(variable: str, example: str) -> str:
+    """A service URL from the environment; fail in CI without it, else skip saying why."""
+    url = os.environ.get(variable)
     if url:
         return url.rstrip("/")
-    reason = "no PostgreSQL server: set TEST_POSTGRES_URL=postgresql://user:pass@host:port"
+    reason = f"no server: set {variable}={example}"
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: database tests must not skip)")
+        pytest.fail(f"{reason} (CI=true: tests that need a service must not skip)")
     pytest.skip(reason)
+
+
+def postgres_server() -> str:
+    """The PostgreSQL server for tests (TEST_POSTGRES_URL)."""
+    return _service("TEST_POSTGRES_URL", "postgresql://user:pass@host:port")
+
+
+def redis_server() -> str:
+    """The Redis server for tests (TEST_REDIS_URL)."""
+    return _service("TEST_REDIS_URL", "redis://host:port/0")
 
 
 _ADMIN = """

@@ -125,7 +125,7 @@ def test_answers_file_can_be_a_generated_projects_answers(run: Run, tmp_path: Pa
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
-        ("project_name: x\ntask_queue: taskiq\n", "unknown question 'task_queue'"),
+        ("project_name: x\nbroker: kafka\n", "unknown question 'broker'"),
         ("project_name: [unclosed\n", "invalid YAML at line"),
         ("- project_name\n", "expected a mapping"),
         (b"\xff\xfe\x00", "not UTF-8 text"),
@@ -191,11 +191,25 @@ def test_terminal_prompts_reask_until_valid(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(cli, "_interactive", lambda: True)
-    # project_name, description, server, workers, threadpool_size, database; "" takes the default
-    typed = ["Bad Name", "orders-api", "", "foo", "granian", "0", "3", "", ""]
+    # project_name, description, server, workers, threadpool_size, database, task_queue,
+    # deployment; "" takes the default
+    typed = [
+        "Bad Name",
+        "orders-api",
+        "",
+        "foo",
+        "granian",
+        "0",
+        "3",
+        "",
+        "",
+        "",
+        "docker,k8s",
+        "docker",
+    ]
     result = run("new", tmp_path / "p", input="\n".join(typed) + "\n")
     assert result.exit_code == 0, result.output
-    for quoted in ("'Bad Name'", "'foo'", "'0'"):
+    for quoted in ("'Bad Name'", "'foo'", "'0'", "'docker,k8s'"):
         assert quoted in result.stderr
     answers = read_answers(tmp_path / "p")
     assert (answers["project_name"], answers["server"], answers["workers"]) == (
@@ -203,6 +217,7 @@ def test_terminal_prompts_reask_until_valid(
         "granian",
         3,
     )
+    assert answers["deployment"] == ["docker"]
 
 
 def test_non_empty_destination_is_left_untouched(run: Run, tmp_path: Path) -> None:
@@ -321,6 +336,11 @@ def test_new_command_and_copier_yml_ask_the_same_questions(
         if isinstance(choices, dict):
             choices = list(choices.values())
         literal = _literal_choices(hints[name])
+        if spec.get("multiselect"):
+            # A comma-separated list: the help names every choice instead of a Literal.
+            assert literal is None, name
+            assert all(choice in (params[name].help or "") for choice in choices), name
+            continue
         assert (None if literal is None else list(literal)) == choices, name
         if spec.get("type") == "int":
             assert int in typing.get_args(typing.get_args(hints[name])[0]), name

@@ -23,6 +23,7 @@ from tests.generated import (
     post_json,
     postgres_database,
     postgres_server,
+    redis_server,
     run,
     server,
     server_log,
@@ -34,7 +35,11 @@ pytestmark = pytest.mark.tier2
 
 VARIANTS = {
     "uvicorn-sqlite": {},
-    "gunicorn-postgres": {"server": "gunicorn", "database": "postgres"},
+    "gunicorn-postgres-taskiq": {
+        "server": "gunicorn",
+        "database": "postgres",
+        "task_queue": "taskiq",
+    },
     "granian-mongodb": {"server": "granian", "database": "mongodb"},
     "uvicorn-none": {"database": "none"},
 }
@@ -58,6 +63,8 @@ class Project:
             # No MongoDB server here: boot without migrating and expect "not ready".
             self.env["DATABASE_URL"] = f"mongodb://127.0.0.1:{free_port()}/app"
             self.env["MIGRATE_ON_START"] = "false"
+        if answers["task_queue"] == "taskiq":
+            self.env["REDIS_URL"] = redis_server()
 
     def tool(self, name: str, *args: str, env: dict[str, str] | None = None) -> str:
         return run([str(self.python), "-m", name, *args], cwd=self.root, env=env)
@@ -68,6 +75,8 @@ def build(name: str, base: Path) -> Project:
     answers = options.with_defaults({"workers": WORKERS, **VARIANTS[name]})
     if answers["database"] == "postgres":
         postgres_server()  # skip or fail before spending an install on it
+    if answers["task_queue"] == "taskiq":
+        redis_server()
     root = base / "svc"
     render(answers, root, overwrite=False)
     python = make_venv(base / "venv")
@@ -107,8 +116,11 @@ def variants(*databases: str) -> pytest.MarkDecorator:
 
 @variants()
 def test_own_tests_pass(project: Project) -> None:
-    # The project's tests make their own database on the server DATABASE_URL names.
-    env = {"DATABASE_URL": project.env["DATABASE_URL"]} if project.database == "postgres" else {}
+    # The project's tests make their own database on the server DATABASE_URL names, and
+    # run their end-to-end queue test on REDIS_URL.
+    env = {k: v for k, v in project.env.items() if k == "REDIS_URL"}
+    if project.database == "postgres":
+        env["DATABASE_URL"] = project.env["DATABASE_URL"]
     out = project.tool("pytest", "-q", "-p", "no:cacheprovider", "-rs", env=env)
     assert " passed" in out and "failed" not in out
     if project.database == "mongodb":

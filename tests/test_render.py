@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fastscaffold import options
+from fastscaffold.errors import InvalidAnswerError
 from fastscaffold.render import render
 
 RUFF = [sys.executable, "-m", "ruff"]
@@ -16,16 +17,39 @@ LEFTOVER_JINJA = ("{{", "{%", "{#")
 
 
 def combinations() -> list[dict[str, object]]:
-    """Every product of the choice questions, read from copier.yml (ints at their defaults)."""
+    """Every valid product of the choice questions, read from copier.yml.
+
+    A multiselect contributes each of its subsets; ints stay at their defaults; combinations
+    copier.yml's validators refuse are left out (`test_refused_combinations_say_why`).
+    """
     choice_questions = [q for q in options.questions() if q.choices]
+    combos = []
+    for values in itertools.product(*(values_of(q) for q in choice_questions)):
+        combo = {q.name: value for q, value in zip(choice_questions, values, strict=True)}
+        try:
+            options.validate(options.with_defaults(combo))
+        except InvalidAnswerError:
+            continue
+        combos.append(combo)
+    return combos
+
+
+def values_of(question: options.Question) -> list[object]:
+    """The answers a question can take: its choices, or every subset of them."""
+    choices = list(question.choices or ())
+    if not question.multiselect:
+        return list(choices)
     return [
-        {q.name: value for q, value in zip(choice_questions, values, strict=True)}
-        for values in itertools.product(*(q.choices or () for q in choice_questions))
+        list(subset)
+        for size in range(len(choices) + 1)
+        for subset in itertools.combinations(choices, size)
     ]
 
 
 def combo_id(combo: dict[str, object]) -> str:
-    return "-".join(str(v) for v in combo.values())
+    return "-".join(
+        "+".join(v) or "nothing" if isinstance(v, list) else str(v) for v in combo.values()
+    )
 
 
 @pytest.fixture(scope="module", params=combinations(), ids=combo_id)
@@ -38,8 +62,22 @@ def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def test_combinations_cover_every_choice() -> None:
     combos = combinations()
     for q in options.questions():
-        if q.choices:
+        if q.multiselect:
+            assert {c for combo in combos for c in combo[q.name]} == set(q.choices or ())  # type: ignore[attr-defined]
+        elif q.choices:
             assert {c[q.name] for c in combos} == set(q.choices)
+
+
+@pytest.mark.parametrize(
+    ("answers", "reason"),
+    [
+        ({"deployment": ["compose"]}, "add docker"),
+        ({"deployment": ["docker", "kubernetes"], "database": "sqlite"}, "choose --database"),
+    ],
+)
+def test_refused_combinations_say_why(answers: dict[str, object], reason: str) -> None:
+    with pytest.raises(InvalidAnswerError, match=reason):
+        options.validate(options.with_defaults(answers))
 
 
 def test_compiles(project: Path) -> None:

@@ -138,6 +138,17 @@ def new(
         Literal["sqlite", "postgres", "mongodb", "none"] | None,
         typer.Option(help="Async database."),
     ] = None,
+    task_queue: Annotated[
+        Literal["none", "taskiq"] | None,
+        typer.Option(help="Distributed task queue (taskiq on Redis)."),
+    ] = None,
+    deployment: Annotated[
+        str | None,
+        typer.Option(
+            metavar="LIST",
+            help="Deployment files, comma-separated: docker, compose, kubernetes ('' for none).",
+        ),
+    ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Take the default for every question not given.")
     ] = False,
@@ -160,6 +171,8 @@ def new(
         "workers": workers,
         "threadpool_size": threadpool_size,
         "database": database,
+        "task_queue": task_queue,
+        "deployment": deployment,
     }
     with _reported():
         from fastscaffold import options
@@ -199,7 +212,10 @@ def _ask(answers: Mapping[str, object]) -> dict[str, object]:
         text = q.help if q.choices is None else f"{q.help} ({', '.join(q.choices)})"
         default = options.default(q, complete)
         while True:
-            raw = typer.prompt(text, default=None if default is None else str(default), type=str)
+            shown_default = ",".join(default) if isinstance(default, list) else default
+            raw = typer.prompt(
+                text, default=None if default is None else str(shown_default), type=str
+            )
             try:
                 value = options.coerce(q, raw)
                 options.validate({**complete, q.name: value})
@@ -241,7 +257,7 @@ def _replay_command(target: Path, answers: Mapping[str, object]) -> str:
     """Return a shell command that renders the same project without asking anything."""
     args = ["fastscaffold", "new", str(target)]
     for name, value in answers.items():
-        args += [flag(name), str(value)]
+        args += [flag(name), ",".join(value) if isinstance(value, list) else str(value)]
     return shlex.join([*args, "--yes"])
 
 

@@ -21,7 +21,7 @@ try:
 except ImportError:  # PyYAML built without libyaml
     from yaml import SafeLoader as Loader  # type: ignore[assignment]
 
-Answer = str | int | float | bool
+Answer = str | int | float | bool | list[str]
 
 _KINDS: dict[str, str] = {
     "str": "a string",
@@ -43,6 +43,7 @@ class Question:
     default: Answer | None
     choices: tuple[str, ...] | None
     validator: str | None
+    multiselect: bool = False
 
     @property
     def flag(self) -> str:
@@ -90,6 +91,7 @@ def _question(name: str, spec: object) -> Question:
         default=default,
         choices=None if choices is None else tuple(str(choice) for choice in choices),
         validator=details.get("validator") or None,
+        multiselect=bool(details.get("multiselect", False)),
     )
 
 
@@ -100,6 +102,8 @@ def question(name: str) -> Question:
 
 def coerce(question: Question, raw: object) -> Answer:
     """Convert a flag, prompt or answers-file value to the question's type."""
+    if question.multiselect:
+        return _selection(question, raw)
     kind = question.type
     if kind == "bool":
         if isinstance(raw, bool):
@@ -119,13 +123,33 @@ def coerce(question: Question, raw: object) -> Answer:
     raise InvalidAnswerError(name=question.name, value=raw, reason=f"must be {_KINDS[kind]}")
 
 
+def _selection(question: Question, raw: object) -> list[str]:
+    """A multiselect answer: a list, or text separated by commas ('' or 'none' for nothing)."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        items = [] if text in ("", "none") else [part.strip() for part in text.split(",")]
+    elif isinstance(raw, list | tuple) and all(isinstance(item, str) for item in raw):
+        items = list(raw)
+    else:
+        reason = "must be a comma-separated list"
+        raise InvalidAnswerError(name=question.name, value=raw, reason=reason)
+    choices = question.choices or ()
+    for item in items:
+        if item not in choices:
+            reason = f"{item!r} is not one of {', '.join(choices)}"
+            raise InvalidAnswerError(name=question.name, value=",".join(items), reason=reason)
+    return [choice for choice in choices if choice in items]  # copier.yml order, no repeats
+
+
 def validate(answers: Mapping[str, object]) -> None:
     """Check each given answer against its choices and its copier.yml validator."""
     for q in questions():
         if q.name not in answers:
             continue
         value = answers[q.name]
-        if q.choices is not None and str(value) not in q.choices:
+        if q.multiselect and isinstance(value, list):
+            value = ",".join(value)  # quoted in messages as it is typed
+        elif q.choices is not None and str(value) not in q.choices:
             reason = f"choose one of {', '.join(q.choices)}"
             raise InvalidAnswerError(name=q.name, value=value, reason=reason)
         if q.validator:
@@ -188,6 +212,7 @@ def schema() -> list[dict[str, object]]:
             "type": q.type,
             "help": q.help,
             "choices": None if q.choices is None else list(q.choices),
+            "multiselect": q.multiselect,
             "default": q.default,
         }
         for q in questions()

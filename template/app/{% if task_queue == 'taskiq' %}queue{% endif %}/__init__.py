@@ -1,0 +1,1 @@
+"""The distributed task queue: a broker, its tasks, and the worker command."""

@@ -1,0 +1,37 @@
+"""`python -m app.queue`: run taskiq workers with the settings' process and job counts.
+
+`python -m app.queue --print` shows the command instead of running it.
+"""
+
+import os
+import shlex
+import sys
+
+from app.core.config import Settings, get_settings
+
+
+def command(settings: Settings) -> list[str]:
+    """The taskiq worker command: QUEUE_WORKERS processes, QUEUE_CONCURRENCY jobs each."""
+    return [
+        sys.executable, "-m", "taskiq", "worker",
+        "app.queue.broker:broker", "app.queue.tasks",
+        "--workers", str(settings.QUEUE_WORKERS),
+        "--max-async-tasks", str(settings.QUEUE_CONCURRENCY),
+        # Acknowledge only once the result is stored: a crash before that means redelivery.
+        "--ack-type", "when_saved",
+        "--wait-tasks-timeout", str(settings.GRACEFUL_TIMEOUT),
+        "--shutdown-timeout", str(settings.GRACEFUL_TIMEOUT),
+    ]  # fmt: skip
+
+
+def main(argv: list[str]) -> None:
+    """Replace this process with the worker supervisor, so signals reach it directly."""
+    cmd = command(get_settings())
+    if "--print" in argv:
+        print(shlex.join(cmd))
+        return
+    os.execv(cmd[0], cmd)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
