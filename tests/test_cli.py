@@ -192,7 +192,7 @@ def test_terminal_prompts_reask_until_valid(
 ) -> None:
     monkeypatch.setattr(cli, "_interactive", lambda: True)
     # project_name, description, server, workers, threadpool_size, database, task_queue,
-    # deployment; "" takes the default
+    # deployment, ci; "" takes the default
     typed = [
         "Bad Name",
         "orders-api",
@@ -206,6 +206,7 @@ def test_terminal_prompts_reask_until_valid(
         "",
         "docker,k8s",
         "docker",
+        "",
     ]
     result = run("new", tmp_path / "p", input="\n".join(typed) + "\n")
     assert result.exit_code == 0, result.output

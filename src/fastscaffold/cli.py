@@ -149,6 +149,10 @@ def new(
             help="Deployment files, comma-separated: docker, compose, kubernetes ('' for none).",
         ),
     ] = None,
+    ci: Annotated[
+        Literal["github", "gitlab", "none"] | None,
+        typer.Option(help="Continuous integration for the generated project."),
+    ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Take the default for every question not given.")
     ] = False,
@@ -173,6 +177,7 @@ def new(
         "database": database,
         "task_queue": task_queue,
         "deployment": deployment,
+        "ci": ci,
     }
     with _reported():
         from fastscaffold import options
