@@ -3,7 +3,7 @@
 import json
 import shlex
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -290,6 +290,86 @@ def list_options(
     for line in table:
         cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
         typer.echo("  ".join([*cells, line[4]]))
+
+
+CHECK_EXAMPLES = """\b
+Examples:
+  fastscaffold check                        # the project in the current directory
+  fastscaffold check api --json > report.json
+  fastscaffold check api --junit check.xml --venv .venv
+  fastscaffold check api --only lint --only types
+  DATABASE_URL=postgresql://... REDIS_URL=redis://... fastscaffold check api
+"""
+
+
+@app.command(epilog=CHECK_EXAMPLES)
+def check(
+    path: Annotated[Path, typer.Argument(help="The generated project.")] = Path("."),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON (check-report.schema.json).")
+    ] = False,
+    junit: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Also write the report as JUnit XML.")
+    ] = None,
+    venv: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="PATH", help="Install into this venv and keep it (default: a temporary one)."
+        ),
+    ] = None,
+    skip: Annotated[
+        list[str] | None, typer.Option(metavar="STEP", help="Leave out a step (repeatable).")
+    ] = None,
+    only: Annotated[
+        list[str] | None, typer.Option(metavar="STEP", help="Run only these steps (repeatable).")
+    ] = None,
+    ready_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for /health/ready after start.")
+    ] = 60.0,
+) -> None:
+    """Smoke-test a generated project: answers, install, lint, types, tests, boot, stop.
+
+    Exit 0 only when no step failed. Services come from the environment: DATABASE_URL for
+    postgres or mongodb, REDIS_URL for taskiq.
+    """
+    with _reported():
+        from fastscaffold.check import STEPS, Checker, Options, workspace
+        from fastscaffold.errors import ProjectNotFoundError, UnknownStepError
+
+        for step in [*(skip or []), *(only or [])]:
+            if step not in STEPS:
+                raise UnknownStepError(step=step, steps=STEPS)
+        if not path.is_dir():
+            raise ProjectNotFoundError(path=path)
+        chosen = tuple(s for s in STEPS if (not only or s in only) and s not in (skip or []))
+        settings = Options(chosen, venv.resolve() if venv else None, ready_timeout)
+    with workspace() as work, _progress() as progress:
+        report = Checker(path.resolve(), settings, work).run(*progress)
+    from fastscaffold import report as reports
+
+    if junit is not None:
+        junit.write_text(reports.as_junit(report))
+    typer.echo(reports.as_json(report) if as_json else reports.as_text(report))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@contextmanager
+def _progress() -> Iterator[tuple[Callable[[str], None], Callable[[Any], None]]]:
+    """Callbacks that show each step as it runs: a spinner on a terminal, lines otherwise."""
+    if not sys.stderr.isatty():
+        yield (
+            lambda name: None,
+            lambda r: typer.echo(f"check: {r.name} {r.status} ({r.duration:.1f}s)", err=True),
+        )
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("") as status:
+        yield (
+            lambda name: status.update(f"check: {name} ..."),
+            lambda r: console.print(f"check: {r.name} [bold]{r.status}[/] ({r.duration:.1f}s)"),
+        )
 
 
 def main() -> None:

@@ -91,3 +91,19 @@ class RenderError(FastscaffoldError):
     def __init__(self, *, reason: str) -> None:
         self.reason = reason
         super().__init__(f"could not render the project: {reason}")
+
+
+class UnknownStepError(UsageError):
+    """--skip or --only named a step `check` does not have."""
+
+    def __init__(self, *, step: str, steps: Iterable[str]) -> None:
+        self.step = step
+        super().__init__(f"'{step}' is not a check step; choose from {', '.join(steps)}.")
+
+
+class ProjectNotFoundError(FastscaffoldError):
+    """The path given to `check` is not a directory."""
+
+    def __init__(self, *, path: Path) -> None:
+        self.path = path
+        super().__init__(f"'{shown(path)}' is not a directory; pass the generated project's path.")

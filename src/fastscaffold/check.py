@@ -1,0 +1,310 @@
+"""`fastscaffold check`: prove a generated project installs, passes and serves, step by step."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from fastscaffold import processes
+from fastscaffold.probes import probe_endpoints
+
+STEPS = ("answers", "install", "lint", "types", "tests", "boot", "stop")
+Status = Literal["pass", "fail", "skip"]
+
+
+class StepFailed(Exception):
+    """A step found the project broken; `output` is the tail of what the tool printed."""
+
+    def __init__(self, reason: str, output: str = "") -> None:
+        super().__init__(reason)
+        self.reason, self.output = reason, output
+
+
+class StepSkipped(Exception):
+    """A step could not apply (e.g. nothing was booted to stop)."""
+
+
+@dataclass
+class StepResult:
+    """One step's outcome."""
+
+    name: str
+    status: Status
+    duration: float
+    reason: str | None = None
+    output: str | None = None
+
+
+@dataclass
+class Report:
+    """Every step's outcome, in order."""
+
+    project: Path
+    answers: dict[str, object] = field(default_factory=dict)
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no step failed."""
+        return all(step.status != "fail" for step in self.steps)
+
+
+@dataclass
+class Options:
+    """What the caller chose: steps, venv, timeouts."""
+
+    steps: tuple[str, ...] = STEPS
+    venv: Path | None = None
+    ready_timeout: float = 60.0
+
+
+class Checker:
+    """Runs the steps on one project; later steps use what earlier ones set up."""
+
+    def __init__(self, project: Path, options: Options, work: Path) -> None:
+        self.project, self.options, self.work = project, options, work
+        self.report = Report(project=project)
+        self.venv = options.venv or work / "venv"
+        self.python = self.venv / "bin" / "python"
+        self.server: subprocess.Popen[bytes] | None = None
+        self.queue_worker: subprocess.Popen[bytes] | None = None
+        self.base = ""
+
+    # -- orchestration -------------------------------------------------------------------
+
+    def run(self, on_step: Callable[[str], None], on_done: Callable[[StepResult], None]) -> Report:
+        """Run each chosen step in order, reporting progress through the callbacks."""
+        try:
+            for name in STEPS:
+                if name not in self.options.steps:
+                    result = StepResult(name, "skip", 0.0, reason="not selected")
+                else:
+                    on_step(name)
+                    result = self._timed(name, getattr(self, f"step_{name}"))
+                self.report.steps.append(result)
+                on_done(result)
+        finally:
+            for proc in (self.server, self.queue_worker):
+                if proc is not None:
+                    processes.kill_group(proc)
+        return self.report
+
+    def _timed(self, name: str, step: Callable[[], None]) -> StepResult:
+        started = time.monotonic()
+        try:
+            step()
+        except StepFailed as failed:
+            return StepResult(name, "fail", _since(started), failed.reason, failed.output or None)
+        except StepSkipped as skipped:
+            return StepResult(name, "skip", _since(started), str(skipped))
+        return StepResult(name, "pass", _since(started))
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment the project's tools and servers run with."""
+        return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **extra}
+
+    def tool(self, *args: str, env: dict[str, str] | None = None, timeout: float = 900) -> str:
+        """Run a command in the project; a non-zero exit fails the step with its output."""
+        try:
+            result = subprocess.run(
+                args, cwd=self.project, env=env or self.env(), capture_output=True, text=True,
+                timeout=timeout,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise StepFailed(f"`{' '.join(args[:4])}` did not finish in {timeout:.0f} s") from None
+        output = (result.stdout + result.stderr).strip()
+        if result.returncode != 0:
+            lines = output.splitlines()[-40:]
+            raise StepFailed(f"`{' '.join(args[:4])}` exited {result.returncode}", "\n".join(lines))
+        return output
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def step_answers(self) -> None:
+        """The answers file exists and is valid for the installed template."""
+        from fastscaffold import options
+        from fastscaffold.errors import FastscaffoldError
+
+        path = self.project / ".copier-answers.yml"
+        if not path.is_file():
+            raise StepFailed(f"{path} not found: is this a project generated by fastscaffold?")
+        try:
+            raw = options.load_answers_file(path)
+            answers: dict[str, object] = {
+                n: options.coerce(options.question(n), v) for n, v in raw.items()
+            }
+            missing = [q.name for q in options.questions() if q.name not in answers]
+            if missing:
+                raise StepFailed(
+                    f"answers file lacks {', '.join(missing)}; run fastscaffold update"
+                )
+            options.validate(answers)
+        except FastscaffoldError as error:
+            raise StepFailed(str(error)) from None
+        self.report.answers = answers
+
+    def step_install(self) -> None:
+        """Install the project and its dev tools into an isolated venv (uv when available)."""
+        uv = _uv()
+        if not self.python.exists():
+            venv = [uv, "venv", "-q", str(self.venv)] if uv else [sys.executable, "-m", "venv"]
+            self.tool(*venv, *([] if uv else [str(self.venv)]))
+        if uv:
+            self.tool(uv, "pip", "install", "-q", "--python", str(self.python), "-e", ".[dev]")
+        else:
+            self.tool(str(self.python), "-m", "pip", "install", "-q", "-e", ".[dev]")
+
+    def step_lint(self) -> None:
+        """`ruff check` and `ruff format --check`."""
+        self._need_venv()
+        self.tool(str(self.python), "-m", "ruff", "check", "--no-cache", ".")
+        self.tool(str(self.python), "-m", "ruff", "format", "--check", "--no-cache", ".")
+
+    def step_types(self) -> None:
+        """`mypy` in strict mode, as the project configures it."""
+        self._need_venv()
+        cache = str(self.venv / ".mypy_cache")
+        self.tool(str(self.python), "-m", "mypy", "--cache-dir", cache, "app", "tests")
+
+    def step_tests(self) -> None:
+        """The project's own test suite, against the services in the environment."""
+        self._need_venv()
+        self.tool(
+            str(self.python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            env=self.env(**self._services()),
+        )  # fmt: skip
+
+    def step_boot(self) -> None:
+        """Start the real server, wait until ready, probe the endpoints, count the workers."""
+        self._need_venv()
+        port = processes.free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        env = self.env(HOST="127.0.0.1", PORT=str(port), **self._services(boot=True))
+        self.server = processes.start(
+            [str(self.python), "-m", "app"], cwd=self.project, env=env, log=self.work / "server.log"
+        )
+        if self.report.answers.get("task_queue") == "taskiq":
+            self.queue_worker = processes.start(
+                [str(self.python), "-m", "app.queue"],
+                cwd=self.project, env=env, log=self.work / "queue.log",
+            )  # fmt: skip
+        self._wait_ready()
+        expected = int(os.environ.get("WEB_CONCURRENCY") or str(self.report.answers["workers"]))
+        failures = probe_endpoints(self.base, self.report.answers)
+        if failures:
+            raise StepFailed("; ".join(failures), self._logs())
+        found = len(processes.workers(self.server.pid))
+        if expected > 1 and found != expected:  # one worker means no supervisor process
+            raise StepFailed(f"{found} worker processes, expected {expected}", self._logs())
+
+    def step_stop(self) -> None:
+        """SIGTERM with requests in flight: they complete and the whole tree exits in time."""
+        if self.server is None or self.server.poll() is not None:
+            raise StepSkipped("no server was booted")
+        grace = float(os.environ.get("GRACEFUL_TIMEOUT", "30"))
+        url = f"{self.base}/examples/sleep?seconds=1"
+        with ThreadPoolExecutor(4) as pool:
+            in_flight = [pool.submit(processes.request_json, "GET", url) for _ in range(4)]
+            time.sleep(0.3)
+            pids = processes.tree(self.server.pid)
+            self.server.send_signal(signal.SIGTERM)
+            try:
+                self.server.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                raise StepFailed(
+                    f"still running {grace:.0f} s after SIGTERM", self._logs()
+                ) from None
+            statuses = [_status(future.result) for future in in_flight]
+        if statuses != [200] * len(statuses):
+            raise StepFailed(f"requests in flight at SIGTERM got {statuses}", self._logs())
+        if self.server.returncode != 0:
+            raise StepFailed(f"server exited {self.server.returncode}", self._logs())
+        time.sleep(0.2)
+        if left := [pid for pid in pids if processes.alive(pid)]:
+            raise StepFailed(f"processes still running after the server exited: {left}")
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _need_venv(self) -> None:
+        if not self.python.exists():
+            raise StepFailed(f"no venv at {self.venv}: run the install step or pass --venv")
+
+    def _services(self, *, boot: bool = False) -> dict[str, str]:
+        """Service URLs the project needs, from the environment; a missing one fails."""
+        answers = self.report.answers
+        needed = {}
+        if answers.get("database") in ("postgres", "mongodb"):
+            needed["DATABASE_URL"] = f"a {answers['database']} server"
+        if answers.get("task_queue") == "taskiq":
+            needed["REDIS_URL"] = "a Redis server"
+        env = {}
+        for variable, what in needed.items():
+            if not os.environ.get(variable):
+                raise StepFailed(f"{variable} is not set; point it at {what} the project can use")
+            env[variable] = os.environ[variable]
+        if boot and answers.get("database") == "sqlite" and "DATABASE_URL" not in os.environ:
+            env["DATABASE_URL"] = f"sqlite:///{self.work / 'check.db'}"  # never the project's
+        return env
+
+    def _wait_ready(self) -> None:
+        assert self.server is not None
+        deadline = time.monotonic() + self.options.ready_timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self.server.poll() is not None:
+                raise StepFailed(f"server exited {self.server.returncode} at start", self._logs())
+            try:
+                status, body = processes.request_json("GET", f"{self.base}/health/ready", timeout=2)
+                if status == 200:
+                    return
+                last = f"{status} {body}"
+            except OSError as error:
+                last = str(error)
+            time.sleep(0.2)
+        timeout = self.options.ready_timeout
+        raise StepFailed(
+            f"/health/ready not 200 within {timeout:.0f} s (last: {last})", self._logs()
+        )
+
+    def _logs(self) -> str:
+        return "\n".join(
+            processes.tail(self.work / name) for name in ("server.log", "queue.log")
+        ).strip()
+
+
+def _status(result: Callable[[], tuple[int, object]]) -> int | str:
+    try:
+        return result()[0]
+    except OSError as error:
+        return type(error).__name__
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 3)
+
+
+def _uv() -> str | None:
+    try:
+        import uv
+
+        return uv.find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
+@contextmanager
+def workspace() -> Iterator[Path]:
+    """A scratch directory for the venv, logs and the SQLite file; removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="fastscaffold-check-") as tmp:
+        yield Path(tmp)

@@ -1,0 +1,155 @@
+"""`fastscaffold check`: passes a good project, names the failing step of a broken one."""
+
+import json
+import os
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+import jsonschema
+import pytest
+
+from fastscaffold import options
+from fastscaffold.check import STEPS
+from fastscaffold.render import render
+from fastscaffold.report import SCHEMA
+from tests.conftest import Run
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, object]:
+    loaded: dict[str, object] = json.loads(SCHEMA.read_text())
+    return loaded
+
+
+def generate(dest: Path, **answers: object) -> Path:
+    render(options.with_defaults({"workers": 2, **answers}), dest, overwrite=False)
+    return dest
+
+
+def report_of(result_stdout: str, schema: dict[str, object]) -> dict[str, object]:
+    report: dict[str, object] = json.loads(result_stdout)
+    jsonschema.validate(report, schema)
+    return report
+
+
+def statuses(report: dict[str, object]) -> dict[str, str]:
+    return {step["name"]: step["status"] for step in report["steps"]}  # type: ignore[attr-defined]
+
+
+def test_unknown_step_is_a_usage_error(run: Run, tmp_path: Path) -> None:
+    result = run("check", tmp_path, "--skip", "lnt")
+    assert result.exit_code == 2
+    assert "'lnt' is not a check step; choose from answers, install" in result.stderr
+
+
+def test_missing_project_fails_with_one_line(run: Run, tmp_path: Path) -> None:
+    result = run("check", tmp_path / "nope")
+    assert result.exit_code == 1
+    assert result.stderr.strip().endswith("pass the generated project's path.")
+
+
+def test_a_directory_without_answers_fails_the_first_step(
+    run: Run, tmp_path: Path, schema: dict[str, object]
+) -> None:
+    result = run("check", tmp_path, "--json", "--only", "answers")
+    assert result.exit_code == 1
+    report = report_of(result.stdout, schema)
+    assert statuses(report) == {"answers": "fail", **dict.fromkeys(STEPS[1:], "skip")}
+
+
+def test_missing_service_url_names_the_variable(
+    run: Run, tmp_path: Path, schema: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    project = generate(tmp_path / "svc", database="postgres")
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").symlink_to(sys.executable)
+    result = run(
+        "check", project, "--json", "--venv", venv.parent, "--only", "answers", "--only", "tests"
+    )
+    report = report_of(result.stdout, schema)
+    [tests] = [s for s in report["steps"] if s["name"] == "tests"]  # type: ignore[attr-defined]
+    assert tests["status"] == "fail"
+    assert tests["reason"].startswith("DATABASE_URL is not set")
+
+
+@pytest.mark.tier2
+def test_default_project_passes_every_step(
+    run: Run, tmp_path: Path, schema: dict[str, object]
+) -> None:
+    project = generate(tmp_path / "svc")
+    junit = tmp_path / "check.xml"
+    result = run("check", project, "--json", "--junit", junit)
+    report = report_of(result.stdout, schema)
+    assert result.exit_code == 0, result.stdout
+    assert report["ok"] is True
+    assert statuses(report) == dict.fromkeys(STEPS, "pass")
+    suite = ElementTree.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == (str(len(STEPS)), "0")
+    assert not (project / "app.db").exists()  # the check never writes the project's database
+
+
+def _failing_test(project: Path) -> None:
+    (project / "tests" / "test_broken.py").write_text(
+        "def test_broken() -> None:\n    assert 1 == 2\n"
+    )
+
+
+def _syntax_error(project: Path) -> None:
+    (project / "app" / "broken.py").write_text("def broken(:\n    pass\n")
+
+
+def _never_ready(project: Path) -> None:
+    health = project / "app" / "api" / "routes" / "health.py"
+    text = health.read_text()
+    assert "    ok = all(" in text
+    health.write_text(text.replace("    ok = all(", "    ok = False and all("))
+
+
+def _ignores_sigterm(project: Path) -> None:
+    main = project / "app" / "main.py"
+    text = main.read_text()
+    marker = "        yield state\n"
+    assert marker in text
+    # Startup runs after the server installed its handlers: this undoes them.
+    main.write_text(
+        "import signal\n"
+        + text.replace(marker, "        signal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + marker)
+    )
+
+
+@pytest.mark.tier2
+@pytest.mark.parametrize(
+    ("breakage", "step"),
+    [
+        (_failing_test, "tests"),
+        (_syntax_error, "lint"),
+        (_never_ready, "boot"),
+        (_ignores_sigterm, "stop"),
+    ],
+    ids=["failing-test", "syntax-error", "never-ready", "ignores-sigterm"],
+)
+def test_broken_project_fails_at_the_right_step(
+    run: Run,
+    tmp_path: Path,
+    schema: dict[str, object],
+    monkeypatch: pytest.MonkeyPatch,
+    breakage: object,
+    step: str,
+) -> None:
+    monkeypatch.setenv("GRACEFUL_TIMEOUT", "3")
+    project = generate(tmp_path / "svc", database="none", workers=1)
+    breakage(project)  # type: ignore[operator]
+    # Only the steps up to the broken one matter; lint and types are skipped where they
+    # would stop on the deliberate change before reaching it.
+    args = ["--only", "answers", "--only", "install", "--only", step]
+    if step == "stop":
+        args += ["--only", "boot"]
+    result = run("check", project, "--json", "--ready-timeout", "5", *args)
+    assert result.exit_code == 1
+    report = report_of(result.stdout, schema)
+    failed = [name for name, status in statuses(report).items() if status == "fail"]
+    assert failed == [step], os.linesep.join(str(s) for s in report["steps"])  # type: ignore[attr-defined]
