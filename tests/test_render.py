@@ -1,6 +1,5 @@
 """Tier 1: every combination of choices renders into clean, compilable, lint-free Python."""
 
-import itertools
 import os
 import subprocess
 import sys
@@ -8,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fastscaffold import options
+from fastscaffold import matrix, options
 from fastscaffold.errors import InvalidAnswerError
 from fastscaffold.render import render
 
@@ -17,42 +16,10 @@ LEFTOVER_JINJA = ("{{", "{%", "{#")
 
 
 def combinations() -> list[dict[str, object]]:
-    """Every valid product of the choice questions, read from copier.yml.
-
-    A multiselect contributes each of its subsets; ints stay at their defaults; combinations
-    copier.yml's validators refuse are left out (`test_refused_combinations_say_why`).
-    """
-    choice_questions = [q for q in options.questions() if q.choices]
-    combos = []
-    for values in itertools.product(*(values_of(q) for q in choice_questions)):
-        combo = {q.name: value for q, value in zip(choice_questions, values, strict=True)}
-        try:
-            options.validate(options.with_defaults(combo))
-        except InvalidAnswerError:
-            continue
-        combos.append(combo)
-    return combos
+    return matrix.tier1()
 
 
-def values_of(question: options.Question) -> list[object]:
-    """The answers a question can take: its choices, or every subset of them."""
-    choices = list(question.choices or ())
-    if not question.multiselect:
-        return list(choices)
-    return [
-        list(subset)
-        for size in range(len(choices) + 1)
-        for subset in itertools.combinations(choices, size)
-    ]
-
-
-def combo_id(combo: dict[str, object]) -> str:
-    return "-".join(
-        "+".join(v) or "nothing" if isinstance(v, list) else str(v) for v in combo.values()
-    )
-
-
-@pytest.fixture(scope="module", params=combinations(), ids=combo_id)
+@pytest.fixture(scope="module", params=combinations(), ids=matrix.label)
 def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("tier1") / "svc"
     render(options.with_defaults(request.param), dest, overwrite=False)

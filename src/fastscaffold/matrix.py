@@ -1,0 +1,130 @@
+"""Which option combinations are tested at which tier, derived from copier.yml.
+
+Tier 1 renders every valid combination of the choice questions. Tier 2 runs `fastscaffold
+check` on a covering set: every pair of (server, database, task_queue) values appears together
+and every value of every option appears at least once. A new value in copier.yml is covered
+without editing any list. `python -m fastscaffold.matrix` prints tests/MATRIX.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from fastscaffold import options
+from fastscaffold.errors import InvalidAnswerError
+
+PAIRWISE = ("server", "database", "task_queue")
+Combination = dict[str, object]
+
+
+def values_of(question: options.Question) -> list[object]:
+    """The answers a choice question can take: its choices, or each subset of a multiselect."""
+    choices = list(question.choices or ())
+    if not question.multiselect:
+        return list(choices)
+    return [
+        list(c) for size in range(len(choices) + 1) for c in itertools.combinations(choices, size)
+    ]
+
+
+def _choice_questions() -> list[options.Question]:
+    return [q for q in options.questions() if q.choices]
+
+
+def valid(combination: Combination) -> bool:
+    """Whether copier.yml's validators accept these answers (defaults for the rest)."""
+    try:
+        options.validate(options.with_defaults(combination))
+    except InvalidAnswerError:
+        return False
+    return True
+
+
+def tier1() -> list[Combination]:
+    """Every valid product of the choice questions (ints at their defaults)."""
+    questions = _choice_questions()
+    combos = (
+        {q.name: value for q, value in zip(questions, values, strict=True)}
+        for values in itertools.product(*(values_of(q) for q in questions))
+    )
+    return [combo for combo in combos if valid(combo)]
+
+
+def _pairs(combo: Combination, names: Sequence[str]) -> set[tuple[str, str, str, str]]:
+    return {(a, str(combo[a]), b, str(combo[b])) for a, b in itertools.combinations(names, 2)}
+
+
+def _pairwise(names: Sequence[str]) -> list[Combination]:
+    """A small set of combinations of `names` covering every valid pair of values (greedy)."""
+    questions = {q.name: q for q in _choice_questions()}
+    candidates = [
+        dict(zip(names, values, strict=True))
+        for values in itertools.product(*(values_of(questions[n]) for n in names))
+    ]
+    candidates = [c for c in candidates if valid(c)]
+    uncovered = set().union(*(_pairs(c, names) for c in candidates))
+    chosen = []
+    while uncovered:
+        best = max(candidates, key=lambda c: len(_pairs(c, names) & uncovered))
+        chosen.append(best)
+        uncovered -= _pairs(best, names)
+    return chosen
+
+
+def tier2() -> list[Combination]:
+    """The covering set `fastscaffold check` runs on: pairwise, then every remaining value."""
+    combos = _pairwise(PAIRWISE)
+    for q in _choice_questions():
+        if q.name in PAIRWISE:
+            continue
+        # Rotate through the values, taking for each combination the next one it accepts.
+        values = values_of(q)
+        rotation = itertools.cycle(range(len(values)))
+        for combo in combos:
+            for _ in range(len(values)):
+                candidate = {**combo, q.name: values[next(rotation)]}
+                if valid(candidate):
+                    combo[q.name] = candidate[q.name]
+                    break
+    return combos
+
+
+def label(combo: Combination) -> str:
+    """A short id: the values joined by '-', a multiselect's by '+'."""
+    return "-".join(
+        ("+".join(map(str, v)) or "nothing") if isinstance(v, list) else str(v)
+        for v in combo.values()
+    )
+
+
+def markdown() -> str:
+    """The MATRIX.md table."""
+    questions = [q.name for q in _choice_questions()]
+    rows = [
+        "# Tested combinations",
+        "",
+        "Generated from copier.yml by `python -m fastscaffold.matrix`; a test keeps it current.",
+        "",
+        f"- **Tier 1** (every CI run): all {len(tier1())} valid combinations of "
+        f"{', '.join(questions)} render, compile, have no leftover Jinja and pass ruff.",
+        "- **Tier 2** (every CI run): `fastscaffold check` (install, lint, types, the project's "
+        "own tests, boot with its real server and workers, graceful stop) on these "
+        f"{len(tier2())}, against real PostgreSQL and Redis. MongoDB has no server here: its "
+        "rows run every step but boot and stop, and its integration tests are skipped, saying why.",
+        "",
+        "| " + " | ".join(questions) + " |",
+        "|" + "---|" * len(questions),
+    ]
+    rows += ["| " + " | ".join(_cell(c[n]) for n in questions) + " |" for c in tier2()]
+    return "\n".join(rows) + "\n"
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "(none)"
+    return str(value)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -1,0 +1,103 @@
+"""Tier 2: `fastscaffold check` on a covering set of combinations derived from copier.yml."""
+
+import asyncio
+import itertools
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fastscaffold import matrix, options
+from fastscaffold.processes import free_port
+from fastscaffold.render import render
+from tests.conftest import Run
+from tests.generated import postgres_server, redis_server
+
+MATRIX_MD = Path(__file__).with_name("MATRIX.md")
+
+
+def covered(combos: list[matrix.Combination], name: str) -> set[str]:
+    """Every value of question `name` that appears in `combos`."""
+    values = (c[name] if isinstance(c[name], list) else [c[name]] for c in combos)
+    return {str(v) for group in values for v in group}  # type: ignore[union-attr]
+
+
+def test_tier2_has_every_pair_of_the_pairwise_options() -> None:
+    def pairs(combos: list[matrix.Combination]) -> set[tuple[str, ...]]:
+        return {
+            (a, str(c[a]), b, str(c[b]))
+            for c in combos
+            for a, b in itertools.combinations(matrix.PAIRWISE, 2)
+        }
+
+    assert pairs(matrix.tier1()) == pairs(matrix.tier2())
+
+
+@pytest.mark.parametrize("question", [q for q in options.questions() if q.choices])
+def test_tier2_has_every_value_of_every_option(question: options.Question) -> None:
+    assert covered(matrix.tier2(), question.name) == set(question.choices or ())
+
+
+def test_tier2_combinations_are_valid() -> None:
+    assert all(matrix.valid(combo) for combo in matrix.tier2())
+
+
+def test_matrix_md_is_current() -> None:
+    assert MATRIX_MD.read_text() == matrix.markdown(), (
+        "run: python -m fastscaffold.matrix > tests/MATRIX.md"
+    )
+
+
+async def _admin(server: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(f"{server}/postgres", timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def services(combo: matrix.Combination, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Service URLs for the combination, in the environment; extra `check` arguments."""
+    extra: list[str] = []
+    created = None
+    if combo["database"] == "postgres":
+        server = postgres_server()
+        created = f"check_{uuid.uuid4().hex[:10]}"
+        asyncio.run(_admin(server, f'CREATE DATABASE "{created}"'))
+        monkeypatch.setenv("DATABASE_URL", f"{server}/{created}")
+    elif combo["database"] == "mongodb":
+        # No MongoDB server here: nothing listens there, so the boot steps cannot pass.
+        monkeypatch.setenv("DATABASE_URL", f"mongodb://127.0.0.1:{free_port()}/check")
+        extra += ["--skip", "boot", "--skip", "stop"]
+    else:
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+    if combo["task_queue"] == "taskiq":
+        monkeypatch.setenv("REDIS_URL", redis_server())
+    monkeypatch.setenv("GRACEFUL_TIMEOUT", "10")
+    yield extra
+    if created:
+        asyncio.run(_admin(postgres_server(), f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)'))
+
+
+@pytest.mark.tier2
+@pytest.mark.parametrize("combo", matrix.tier2(), ids=matrix.label)
+def test_check_passes(
+    combo: matrix.Combination, services: list[str], run: Run, tmp_path: Path
+) -> None:
+    project = tmp_path / "svc"
+    render(options.with_defaults(combo), project, overwrite=False)
+    result = run("check", project, *services)
+    assert result.exit_code == 0, result.stdout + os.linesep + result.stderr
+
+
+def test_options_matrix_lists_the_tiers(run: Run) -> None:
+    result = run("options", "--matrix", "--json")
+    assert result.exit_code == 0
+    tiers = json.loads(result.stdout)
+    assert (tiers["tier1"], tiers["tier2"]) == (matrix.tier1(), matrix.tier2())
