@@ -19,7 +19,7 @@ from fastscaffold import __version__, cli, options, render
 
 Run = Callable[..., Result]
 
-QUESTIONS_CLI_ONLY = {"dest", "yes", "answers_file", "overwrite"}
+QUESTIONS_CLI_ONLY = {"dest", "yes", "answers_file", "overwrite", "template"}
 
 
 def read_answers(project: Path) -> dict[str, Any]:

@@ -18,13 +18,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def tree(root: Path) -> dict[str, str]:
-    """Every file under `root` with its text, the answers file's template path left out."""
+    """Every file under `root` with its text, the answers file's `_src_path` and `_commit` out."""
     files = {}
     for path in sorted(root.rglob("*")):
         if path.is_file():
             text = path.read_text()
             if path.name == ".copier-answers.yml":
-                text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("_src_path"))
+                meta = ("_src_path", "_commit")
+                text = "\n".join(ln for ln in text.splitlines() if not ln.startswith(meta))
             files[str(path.relative_to(root))] = text
     return files
 

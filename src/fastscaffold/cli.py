@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from typer.core import TyperCommand
@@ -23,11 +23,15 @@ from fastscaffold.errors import (
 
 # Imports stay minimal here: `--help` and `--version` must not load copier, Jinja or YAML.
 
+if TYPE_CHECKING:
+    from fastscaffold.update import Outcome
+
 APP_EXAMPLES = """\b
 Examples:
   fastscaffold new orders-api --project-name orders-api --server granian --yes
   fastscaffold new --answers-file answers.yml
   fastscaffold options --json
+  fastscaffold update api --check
 """
 
 NEW_EXAMPLES = """\b
@@ -70,14 +74,14 @@ def _root(
 
 
 @contextmanager
-def _reported() -> Iterator[None]:
+def _reported(command: str = "new") -> Iterator[None]:
     """Turn a FastscaffoldError into one `Error:` line on stderr and its exit code."""
     try:
         yield
     except FastscaffoldError as error:
         typer.echo(f"Error: {error}", err=True)
         if isinstance(error, UsageError):
-            typer.echo("Try 'fastscaffold new --help' for help.", err=True)
+            typer.echo(f"Try 'fastscaffold {command} --help' for help.", err=True)
         raise typer.Exit(error.exit_code) from None
 
 
@@ -166,6 +170,14 @@ def new(
             "--overwrite", help="Render into a non-empty directory, replacing clashing files."
         ),
     ] = False,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PATH_OR_GIT_URL",
+            help="Render this copier template (e.g. a fork with version tags) instead of the "
+            "built-in one; `update` follows it.",
+        ),
+    ] = None,
 ) -> None:
     """Render a new FastAPI project into DEST; unanswered questions are asked on a terminal."""
     flags = {
@@ -201,9 +213,13 @@ def new(
 
         from fastscaffold.render import render
 
+        if template is not None:
+            # A fork's own defaults apply to what the user did not choose.
+            answers = {k: v for k, v in answers.items() if not yes or k in given}
+            template = _template_location(template)
         with _status(f"Rendering {shown(target)} ..."):
-            files = render(answers, target, overwrite=overwrite)
-    _print_summary(target, files, answers)
+            files = render(answers, target, overwrite=overwrite, template=template)
+    _print_summary(target, files, answers, template)
 
 
 def _ask(answers: Mapping[str, object]) -> dict[str, object]:
@@ -244,7 +260,9 @@ def _status(message: str) -> Iterator[None]:
         yield
 
 
-def _print_summary(target: Path, files: list[Path], answers: Mapping[str, object]) -> None:
+def _print_summary(
+    target: Path, files: list[Path], answers: Mapping[str, object], template: str | None = None
+) -> None:
     tops = sorted({f"{file.parts[0]}/" if len(file.parts) > 1 else file.name for file in files})
     typer.echo(f"Created {len(files)} files in {shown(target)}:")
     for entry in tops:
@@ -255,27 +273,38 @@ def _print_summary(target: Path, files: list[Path], answers: Mapping[str, object
     typer.echo("  .venv/bin/pytest")
     typer.echo("  .venv/bin/python -m app")
     typer.echo("\nTo render the same project again:")
-    typer.echo(f"  {_replay_command(target, answers)}")
+    typer.echo(f"  {_replay_command(target, answers, template)}")
 
 
-def _replay_command(target: Path, answers: Mapping[str, object]) -> str:
+def _replay_command(
+    target: Path, answers: Mapping[str, object], template: str | None = None
+) -> str:
     """Return a shell command that renders the same project without asking anything."""
-    args = ["fastscaffold", "new", str(target)]
+    args = ["fastscaffold", "new", str(target), *(["--template", template] if template else [])]
     for name, value in answers.items():
         args += [flag(name), ",".join(value) if isinstance(value, list) else str(value)]
     return shlex.join([*args, "--yes"])
 
 
 @app.command(
-    "options", epilog="\b\nExamples:\n  fastscaffold options\n  fastscaffold options --json"
+    "options",
+    epilog="\b\nExamples:\n  fastscaffold options\n  fastscaffold options --json\n"
+    "  fastscaffold options --matrix --json",
 )
 def list_options(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    tested: Annotated[
+        bool, typer.Option("--matrix", help="Show which combinations are tested at which tier.")
+    ] = False,
 ) -> None:
     """List the template's questions: flag, choices or type, default and help."""
     with _reported():
-        from fastscaffold import options
+        from fastscaffold import matrix, options
 
+        if tested:
+            tiers = {"tier1": matrix.tier1(), "tier2": matrix.tier2()}
+            typer.echo(json.dumps(tiers, indent=2) if as_json else matrix.markdown(), nl=as_json)
+            return
         rows = options.schema()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -370,6 +399,119 @@ def _progress() -> Iterator[tuple[Callable[[str], None], Callable[[Any], None]]]
             lambda name: status.update(f"check: {name} ..."),
             lambda r: console.print(f"check: {r.name} [bold]{r.status}[/] ({r.duration:.1f}s)"),
         )
+
+
+UPDATE_EXAMPLES = """\b
+Examples:
+  fastscaffold update                       # the project in the current directory
+  fastscaffold update api --dry-run         # show what would change, write nothing
+  fastscaffold update api --to 0.3.0
+  fastscaffold update api --data server=gunicorn --data workers=4
+  fastscaffold update api --check           # exit 0 when current, 2 when behind
+  fastscaffold update api --template https://git.example.com/platform/fastscaffold.git
+"""
+
+
+@app.command(epilog=UPDATE_EXAMPLES)
+def update(
+    path: Annotated[
+        Path, typer.Argument(metavar="PATH", help="The project, a clean git work tree.")
+    ] = Path("."),
+    to: Annotated[
+        str | None,
+        typer.Option(metavar="VERSION", help="Template version to go to. [default: the newest]"),
+    ] = None,
+    check_only: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Only report: exit 0 when current, 2 when an update is available."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the files and diff; change nothing.")
+    ] = False,
+    data: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--data", metavar="KEY=VALUE", help="Re-answer a question, e.g. server=gunicorn."
+        ),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PATH_OR_GIT_URL",
+            help="Take the template from here from now on (e.g. a fork with the same tags).",
+        ),
+    ] = None,
+) -> None:
+    """Bring a generated project to a newer template version, keeping your edits.
+
+    A 3-way merge: your changes stay where the template did not touch the same lines;
+    clashes are marked inline with <<<<<<< and listed, and the command exits 1.
+    """
+    with _reported("update"):
+        from fastscaffold import history
+        from fastscaffold import update as updating
+
+        if template is not None and template != history.BUILTIN:
+            template = _template_location(template)
+        if check_only:
+            if dry_run or data:
+                raise UsageError("--check only reports; drop --dry-run and --data")
+            versions = updating.status(path, to=to, template=template)
+            if versions.target > versions.current:
+                typer.echo(
+                    f"{shown(path)} is at template {versions.current}; {versions.target} is "
+                    f"available: run `fastscaffold update {shlex.quote(str(path))}`."
+                )
+                raise typer.Exit(2)
+            typer.echo(f"{shown(path)} is at template {versions.current}, up to date.")
+            return
+        with _status(f"Updating {shown(path)} ..."):
+            outcome = updating.update(
+                path, to=to, data=data or [], template=template, dry_run=dry_run
+            )
+        _print_update(path, outcome, dry_run)
+        if outcome.conflicts and not dry_run:
+            from fastscaffold.errors import ConflictsError
+
+            raise ConflictsError(paths=outcome.conflicts)
+
+
+def _print_update(path: Path, outcome: "Outcome", dry_run: bool) -> None:
+    old, new = outcome.versions.current, outcome.versions.target
+    if not outcome.changes:
+        typer.echo(f"{shown(path)} is at template {old}; nothing to update.")
+        return
+    verb = "Would update" if dry_run else "Updated"
+    versions = f"from template {old} to {new}" if new != old else f"at template {old}"
+    typer.echo(f"{verb} {shown(path)} {versions}:")
+    for change in outcome.changes:
+        kind = change.kind
+        if change.path in outcome.conflicts:
+            kind = "conflict"
+        elif change.path in outcome.restored:
+            kind = "restored"
+        typer.echo(f"  {kind:<9} {change.path}")
+    if outcome.restored:
+        typer.echo("Restored files were deleted here but changed by this update; delete them")
+        typer.echo("again if you still do not want them.")
+    if dry_run:
+        typer.echo(f"\n{outcome.diff}\n\nNothing was changed (--dry-run).")
+    elif not outcome.conflicts:
+        typer.echo("Review with `git diff`, then commit.")
+
+
+def _template_location(template: str) -> str:
+    """Make a local template path absolute, so the project records where it really is."""
+    local = Path(template).expanduser()
+    if local.exists():
+        return str(local.resolve())
+    if "://" in template or "@" in template or template.startswith(("gh:", "gl:")):
+        return template
+    from fastscaffold.errors import TemplateSourceError
+
+    raise TemplateSourceError(source=template)
 
 
 def main() -> None:

@@ -107,3 +107,136 @@ class ProjectNotFoundError(FastscaffoldError):
     def __init__(self, *, path: Path) -> None:
         self.path = path
         super().__init__(f"'{shown(path)}' is not a directory; pass the generated project's path.")
+
+
+class GitError(FastscaffoldError):
+    """A git command that the update relies on failed."""
+
+    def __init__(self, *, command: str, reason: str) -> None:
+        self.command = command
+        self.reason = reason
+        super().__init__(f"'{command}' failed: {reason}")
+
+
+class NotAProjectError(FastscaffoldError):
+    """The path holds no copier answers file, so no template version is recorded there."""
+
+    def __init__(self, *, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"'{shown(path)}' has no .copier-answers.yml; pass the directory of a project "
+            "made by fastscaffold new."
+        )
+
+
+class NotAGitRepoError(FastscaffoldError):
+    """The project is not tracked by git, so an update could not keep the user's edits."""
+
+    def __init__(self, *, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"'{shown(path)}' is not in a git repository; the update merges through git, so run "
+            "`git init && git add -A && git commit -m 'Generated project'` there first."
+        )
+
+
+class DirtyProjectError(FastscaffoldError):
+    """The project has uncommitted changes that an update could mix with its own."""
+
+    def __init__(self, *, path: Path, files: Sequence[str]) -> None:
+        self.path = path
+        self.files = tuple(files)
+        listed = ", ".join(f"'{name}'" for name in self.files[:5])
+        more = f" and {len(self.files) - 5} more" if len(self.files) > 5 else ""
+        super().__init__(
+            f"'{shown(path)}' has uncommitted changes ({listed}{more}); commit or stash them, "
+            "then run update again."
+        )
+
+
+class UnknownProjectVersionError(FastscaffoldError):
+    """The answers file does not say which template version the project came from."""
+
+    def __init__(self, *, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot tell which template version made '{shown(path)}': {reason}.")
+
+
+class VersionNotFoundError(UsageError):
+    """`--to` names a version the template does not have."""
+
+    def __init__(self, *, version: str, source: str, available: Sequence[str]) -> None:
+        self.version = version
+        self.source = source
+        self.available = tuple(available)
+        choices = ", ".join(self.available) or "none"
+        super().__init__(f"'{version}' is not a version of {source}; choose one of {choices}.")
+
+
+class MissingHistoryError(FastscaffoldError):
+    """The template version a project came from is not among the versions at hand."""
+
+    def __init__(self, *, path: Path, version: str, source: str, available: Sequence[str]) -> None:
+        self.path = path
+        self.version = version
+        self.available = tuple(available)
+        super().__init__(
+            f"'{shown(path)}' was made by template {version}, which {source} does not carry "
+            f"(it has {', '.join(self.available) or 'no versions'}); pass --template with a git "
+            f"clone of the template that has the tag v{version}."
+        )
+
+
+class DowngradeError(FastscaffoldError):
+    """The target version is older than the project's: updates only go forward."""
+
+    def __init__(self, *, path: Path, current: str, target: str) -> None:
+        self.path = path
+        self.current = current
+        self.target = target
+        super().__init__(
+            f"'{shown(path)}' is at template {current}, newer than {target}; updates only go "
+            "forward, so install a newer fastscaffold or choose a newer --to."
+        )
+
+
+class InvalidDataError(UsageError):
+    """A `--data KEY=VALUE` item is malformed or answers no question well."""
+
+    def __init__(self, *, item: str, reason: str) -> None:
+        self.item = item
+        self.reason = reason
+        super().__init__(f"'{item}' is not a valid --data: {reason}.")
+
+
+class UpdateError(FastscaffoldError):
+    """Copier or git failed while updating; the reason says whether files were written."""
+
+    def __init__(self, *, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"could not update '{shown(path)}': {reason}")
+
+
+class ConflictsError(FastscaffoldError):
+    """The update finished but left conflict markers for the user to resolve."""
+
+    def __init__(self, *, paths: Sequence[str]) -> None:
+        self.paths = tuple(paths)
+        listed = ", ".join(f"'{path}'" for path in self.paths)
+        super().__init__(
+            f"the update left conflicts in {listed}; resolve the <<<<<<< markers, "
+            "`git add` the files, then commit."
+        )
+
+
+class TemplateSourceError(UsageError):
+    """`--template` names neither an existing directory nor a git URL."""
+
+    def __init__(self, *, source: str) -> None:
+        self.source = source
+        super().__init__(
+            f"'{source}' is neither a directory nor a git URL; pass a copier template's "
+            "directory or git URL to --template."
+        )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import tempfile
@@ -13,12 +12,18 @@ from pathlib import Path
 
 import yaml
 
+from fastscaffold import history
 from fastscaffold.errors import DestinationIsFileError, DestinationNotEmptyError, RenderError
 from fastscaffold.options import template_root
 
 
-def render(answers: Mapping[str, object], dest: Path, *, overwrite: bool) -> list[Path]:
-    """Render the template with `answers` into `dest`; return the files made, relative to it."""
+def render(
+    answers: Mapping[str, object], dest: Path, *, overwrite: bool, template: str | None = None
+) -> list[Path]:
+    """Render the template (or a copier `template` path or git URL) into `dest`, all or nothing.
+
+    Return the files made, relative to `dest`.
+    """
     if dest.exists() and not dest.is_dir():
         raise DestinationIsFileError(path=dest)
     if dest.is_dir() and any(dest.iterdir()) and not overwrite:
@@ -31,8 +36,17 @@ def render(answers: Mapping[str, object], dest: Path, *, overwrite: bool) -> lis
     try:
         staging.parent.mkdir(parents=True, exist_ok=True)
         staging.mkdir()
-        with _plain_template() as source:
-            _run_copier(source, staging, answers)
+        if template is None:
+            with _plain_template() as source:
+                answers_file = staging / _run_copier(source, staging, answers)
+            # Record what copier would have recorded had it rendered the release tag: updates
+            # find this version in the history the package carries.
+            if answers_file.is_file():
+                record_source(
+                    answers_file, src_path=history.BUILTIN, commit=history.tag(history.current())
+                )
+        else:
+            _run_copier(template, staging, answers)
         files = sorted(
             path.relative_to(staging) for path in staging.rglob("*") if not path.is_dir()
         )
@@ -63,35 +77,82 @@ def _plain_template() -> Iterator[Path]:
         yield copy
 
 
-def _run_copier(source: Path, out: Path, answers: Mapping[str, object]) -> None:
+def _run_copier(
+    source: str | Path, out: Path, answers: Mapping[str, object], ref: str | None = None
+) -> Path:
+    """Render `source` (at git `ref`) into `out`; return the answers file's relative path."""
     import copier
-    from copier.errors import CopierError
-    from jinja2 import TemplateError, TemplateSyntaxError
 
-    try:
+    with _copier_errors():
         worker = copier.run_copy(
             str(source),
             str(out),
             data=dict(answers),
+            vcs_ref=ref,
             defaults=True,
             quiet=True,
             overwrite=True,
             settings=copier.Settings(),
         )
+    return Path(worker.answers_relpath)
+
+
+@contextmanager
+def _copier_errors() -> Iterator[None]:
+    """Turn what copier, Jinja and copier's git calls raise into a RenderError."""
+    from copier.errors import CopierError
+    from jinja2 import TemplateError, TemplateSyntaxError
+    from plumbum.commands.processes import ProcessExecutionError
+
+    try:
+        yield
     except TemplateSyntaxError as error:
         reason = f"template error in {error.name}, line {error.lineno}: {error.message}"
         raise RenderError(reason=reason) from error
     except TemplateError as error:
         raise RenderError(reason=f"template error: {error.message}") from error
+    except ProcessExecutionError as error:
+        lines = str(error.stderr).strip().splitlines()
+        raise RenderError(reason=lines[-1] if lines else str(error)) from error
     except (CopierError, ValueError) as error:
         raise RenderError(reason=str(error)) from error
-    answers_file = out / worker.answers_relpath
-    if source != template_root() and answers_file.is_file():
-        # Record where the template really lives, not the throwaway copy, so that two
-        # renders of the same answers give byte-identical projects.
-        real = yaml.safe_dump({"_src_path": str(template_root())}, allow_unicode=True).strip()
-        text = re.sub(r"(?m)^_src_path: .*$", lambda _: real, answers_file.read_text("utf-8"))
-        answers_file.write_text(text, "utf-8")
+
+
+def render_version(source: str, ref: str, answers: Mapping[str, object], out: Path) -> None:
+    """Render the git template `source` at `ref` with `answers` into the new directory `out`."""
+    _run_copier(source, out, answers, ref)
+
+
+def update_project(project: Path, *, ref: str, data: Mapping[str, object]) -> None:
+    """Bring `project`, a clean git work tree, to template `ref` with copier's 3-way update.
+
+    Conflicts are left inline (`<<<<<<< before updating`) and as unmerged index entries.
+    """
+    import copier
+
+    with _copier_errors():
+        copier.run_update(
+            str(project),
+            data=dict(data),
+            vcs_ref=ref,
+            overwrite=True,
+            defaults=True,
+            quiet=True,
+            unsafe=False,
+            conflict="inline",
+            settings=copier.Settings(),
+        )
+
+
+def record_source(answers_file: Path, *, src_path: str, commit: str | None) -> None:
+    """Set the template path or URL and version recorded in a project's answers file."""
+    lines = answers_file.read_text("utf-8").splitlines()
+    comments = [line for line in lines if line.startswith("#")]
+    rest = [line for line in lines if not line.startswith(("#", "_commit:", "_src_path:"))]
+    recorded = {"_commit": commit} if commit else {}
+    recorded["_src_path"] = src_path
+    dumped = yaml.safe_dump(recorded, allow_unicode=True, sort_keys=False, width=1000)
+    answers_file.write_text("\n".join([*comments, dumped.rstrip("\n"), *rest]) + "\n", "utf-8")
 
 
 def _merge(src: Path, dst: Path) -> None:

@@ -1,0 +1,180 @@
+"""The template's released versions, carried offline and replayed as a git repository.
+
+A project records the template version it came from as copier's `_commit` (a tag such as
+`v0.1.0`). To update it, copier must re-render that old version, so the wheel carries every
+released version: at build time each release tag `vX.Y.Z` of this repository below the
+package version becomes a commit holding only `copier.yml` and `template/`, and those commits
+go into a git bundle shipped as package data. At update time the bundle is fetched into a
+temporary repository and the template this package renders today is committed on top as
+`v{__version__}`. A source checkout builds the same commits from its own tags instead.
+"""
+
+import re
+import tempfile
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from fastscaffold import __version__, git
+
+BUILTIN = "fastscaffold"
+"""The `_src_path` recorded for the template this package ships."""
+
+BUNDLE = Path(__file__).parent / "_history.bundle"
+_TEMPLATE_PATHS = ("copier.yml", "template")
+_DESCRIBED = re.compile(r"^(?P<tag>.+)-(?P<count>\d+)-g(?P<sha>[0-9a-f]+)$")
+
+
+def tag(version: Version) -> str:
+    """Return the release tag of `version`: `v0.1.0`."""
+    return f"v{version}"
+
+
+def current() -> Version:
+    """Return the version of the template this package renders."""
+    return Version(__version__)
+
+
+def parse(ref: str) -> Version | None:
+    """Read a tag or `git describe` output as a PEP 440 version, the way copier does."""
+    described = _DESCRIBED.match(ref)
+    text = ref
+    if described:
+        text = f"{described['tag']}.post{described['count']}+{described['sha']}"
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def tags(source: str, cwd: Path) -> dict[Version, str]:
+    """Return the PEP 440 tags of the git repository, bundle or URL `source`, by version."""
+    out = git.text("ls-remote", "--tags", "--refs", "--", source, cwd=cwd)
+    found: dict[Version, str] = {}
+    for line in out.splitlines():
+        name = line.partition("\t")[2].removeprefix("refs/tags/")
+        version = parse(name)
+        if version is not None:
+            found.setdefault(version, name)
+    return dict(sorted(found.items()))
+
+
+def builtin_versions() -> list[Version]:
+    """Return every template version this package can render, oldest first."""
+    if BUNDLE.is_file():
+        released = _bundle_versions(BUNDLE)
+    elif (checkout := _checkout()) is not None:
+        released = [v for v in tags(str(checkout), cwd=checkout) if v < current()]
+    else:
+        released = []
+    return [*released, current()]
+
+
+def build_bundle(repo: Path, out: Path, *, below: Version) -> list[Version]:
+    """Write to `out` one template-only commit per release tag of `repo` below `below`."""
+    released = {v: name for v, name in tags(str(repo), cwd=repo).items() if v < below}
+    if not released:
+        return []
+    with tempfile.TemporaryDirectory(prefix="fastscaffold-history-") as tmp:
+        work = Path(tmp)
+        git.run("init", "-q", "--bare", cwd=work)
+        replayed = _replay(work, repo, released)
+        if replayed:
+            git.run("bundle", "create", "-q", str(out), "--tags", cwd=work)
+    return replayed
+
+
+def materialise(dest: Path) -> dict[Version, str]:
+    """Build in `dest` a git repository of every built-in template version; return its tags."""
+    git.run("init", "-q", "-b", "main", str(dest), cwd=dest.parent)
+    if BUNDLE.is_file():
+        git.run("fetch", "-q", "--no-tags", str(BUNDLE), "refs/tags/*:refs/tags/*", cwd=dest)
+    elif (checkout := _checkout()) is not None:
+        released = {v: name for v, name in tags(str(checkout), cwd=dest).items() if v < current()}
+        _replay(dest, checkout, released)
+    parent = list(tags(str(dest), cwd=dest).values())[-1:]
+    # Commit the template as this package renders it, through a throwaway index so that
+    # nothing is checked out: copier clones this repository and never reads its work tree.
+    index = {"GIT_INDEX_FILE": str(dest / ".git" / "fastscaffold-index")}
+    root = _template_root()
+    files = b"\0".join(str(path.relative_to(root)).encode() for path in _template_files(root))
+    add = ("add", "-f", "--pathspec-from-file=-", "--pathspec-file-nul")
+    git.run("--literal-pathspecs", f"--work-tree={root}", *add, cwd=dest, stdin=files, env=index)
+    tree = git.text("write-tree", cwd=dest, env=index)
+    head = _commit(dest, tree, parent, f"fastscaffold template {current()}")
+    git.run("update-ref", f"refs/tags/{tag(current())}", head, cwd=dest)
+    git.run("update-ref", "refs/heads/main", head, cwd=dest)
+    return tags(str(dest), cwd=dest)
+
+
+def _bundle_versions(bundle: Path) -> list[Version]:
+    """Read the tags from a bundle's header, without git: `--check` must stay cheap."""
+    found = []
+    with bundle.open("rb") as lines:
+        next(lines)  # "# v2 git bundle"
+        for line in lines:
+            if not line.strip():
+                break
+            name = line.decode().rstrip("\n").partition(" ")[2].removeprefix("refs/tags/")
+            if not line.startswith((b"-", b"@")) and (version := parse(name)) is not None:
+                found.append(version)
+    return sorted(found)
+
+
+def _replay(work: Path, source: Path, released: dict[Version, str]) -> list[Version]:
+    """Commit, in version order, the template part of each released tag of `source`."""
+    if not released:
+        return []
+    refspecs = [f"refs/tags/{name}:refs/sources/{name}" for name in released.values()]
+    git.run("fetch", "-q", "--no-tags", str(source), *refspecs, cwd=work)
+    parent: list[str] = []
+    replayed = []
+    for version, name in released.items():
+        ref = f"refs/sources/{name}"
+        entries = git.run("ls-tree", ref, "--", *_TEMPLATE_PATHS, cwd=work)
+        if entries.count(b"\n") < len(_TEMPLATE_PATHS):
+            continue  # a tag from before the template existed
+        tree = git.text("mktree", cwd=work, stdin=entries)
+        date = git.text("log", "-1", "--format=%cI", ref, cwd=work)
+        commit = _commit(work, tree, parent, f"fastscaffold template {version}", date)
+        git.run("update-ref", f"refs/tags/{tag(version)}", commit, cwd=work)
+        parent = [commit]
+        replayed.append(version)
+    for name in released.values():
+        git.run("update-ref", "-d", f"refs/sources/{name}", cwd=work)
+    return replayed
+
+
+def _commit(repo: Path, tree: str, parent: list[str], message: str, date: str = "") -> str:
+    # A fixed date keeps the bundle, and so the wheel, the same from build to build.
+    when = date or "2000-01-01T00:00:00+00:00"
+    env = {"GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
+    parents = [arg for sha in parent for arg in ("-p", sha)]
+    return git.text(
+        "commit-tree", "--no-gpg-sign", tree, *parents, "-m", message, cwd=repo, env=env
+    )
+
+
+def _template_files(root: Path) -> list[Path]:
+    # Listed by hand rather than by `git add`: the template's own .gitignore must not hide
+    # its files, and pip's byte-compiled caches must not be committed.
+    files = [root / "copier.yml"]
+    for path in sorted((root / "template").rglob("*")):
+        parts = path.relative_to(root).parts
+        if "__pycache__" in parts or path.suffix in (".pyc", ".pyo") or path.is_dir():
+            continue
+        files.append(path)
+    return files
+
+
+def _checkout() -> Path | None:
+    """Return the source checkout the template is read from, when it is a git repository."""
+    root = _template_root()
+    return root if (root / ".git").exists() else None
+
+
+def _template_root() -> Path:
+    # Imported here: the build hook imports this module where PyYAML is not installed.
+    from fastscaffold.options import template_root
+
+    return template_root()

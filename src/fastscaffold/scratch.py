@@ -1,0 +1,159 @@
+"""A throwaway clone of the user's repository, where an update runs before it is applied.
+
+Copier updates a project in place and needs its answers file to point at a git template.
+Running it in a clone lets fastscaffold point the answers at the template history it carries,
+shows `--dry-run` exactly what a real update would do, and leaves the user's files untouched
+until the update has succeeded; only then are the changed files copied back.
+"""
+
+import os
+import shutil
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastscaffold import git
+
+_NO_HOOKS = ("-c", f"core.hooksPath={os.devnull}")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One file an update changes: `kind` is added, modified or deleted."""
+
+    kind: str
+    path: str  # with `/` separators
+
+
+@dataclass
+class Scratch:
+    """A clone of the repository at `origin`, at its HEAD, holding the project at `subdir`."""
+
+    origin: Path
+    root: Path
+    subdir: Path
+    head: str
+    _changes: list[Change] = field(default_factory=list)
+    _unmerged: list[str] = field(default_factory=list)
+
+    @classmethod
+    def clone(cls, origin: Path, root: Path, subdir: Path) -> "Scratch":
+        """Clone the committed state of the repository at `origin` into the new `root`."""
+        head = git.text("rev-parse", "HEAD", cwd=origin)
+        # --shared borrows the objects instead of copying them: cloning costs a checkout.
+        args = ("clone", "-q", "--shared", "--no-checkout", str(origin), str(root))
+        git.run(*_NO_HOOKS, *args, cwd=origin)
+        git.run(*_NO_HOOKS, "checkout", "-q", "--detach", head, cwd=root)
+        return cls(origin=origin, root=root, subdir=subdir, head=head)
+
+    @property
+    def project(self) -> Path:
+        """The project's directory inside the clone."""
+        return self.root / self.subdir
+
+    def commit(self, message: str) -> None:
+        """Commit every change in the clone, so that copier finds it clean."""
+        git.commit_all(self.root, message)
+
+    def restore_deleted(self, rendered: Path, *, keep: set[str]) -> dict[str, bytes]:
+        """Put back the files of the old render `rendered` that the project no longer has.
+
+        Copier then updates them like any untouched file, and `drop_unchanged` deletes again
+        those the update did not change: a deleted file comes back only when the update
+        changed it. Return the restored files' old contents, by project-relative path.
+        """
+        out = git.run("ls-files", "-z", cwd=self.project)
+        tracked = set(out.decode("utf-8", "surrogateescape").split("\0"))
+        names = {p.relative_to(rendered).as_posix() for p in rendered.rglob("*") if p.is_file()}
+        deleted = {name: (rendered / name).read_bytes() for name in sorted(names - tracked - keep)}
+        for name, content in deleted.items():
+            (self.project / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.project / name).write_bytes(content)
+        if deleted:
+            self.commit("fastscaffold: bring back deleted files to see if the update changes them")
+        return deleted
+
+    def drop_unchanged(self, deleted: dict[str, bytes]) -> set[str]:
+        """Delete again each restored file the update left as it was; return those it kept."""
+        kept = set()
+        for name, old in deleted.items():
+            path = self.project / name
+            if path.is_file() and path.read_bytes() == old:
+                path.unlink()
+            elif path.is_file():
+                kept.add(name)
+        return kept
+
+    def outcome(self) -> tuple[list[Change], list[str], str]:
+        """Return the changed files, the conflicted ones and the diff, relative to the project."""
+        # Read the unmerged entries copier left before staging resolves them.
+        out = git.run("ls-files", "-u", "-z", cwd=self.root)
+        self._unmerged = [e for e in out.decode("utf-8", "surrogateescape").split("\0") if e]
+        where = ("--", self.subdir.as_posix())
+        git.run("add", "-A", *where, cwd=self.root)
+        diff = ("diff", "--cached", "--no-renames", "--no-ext-diff", "--no-color", self.head)
+        out = git.run(*diff, "--name-status", "-z", *where, cwd=self.root)
+        fields = out.decode("utf-8", "surrogateescape").split("\0")
+        kinds = {"A": "added", "D": "deleted"}
+        self._changes = [
+            Change(kind=kinds.get(status, "modified"), path=path)
+            for status, path in zip(fields[::2], fields[1::2], strict=False)
+            if status
+        ]
+        conflicts = sorted({entry.split("\t", 1)[1] for entry in self._unmerged})
+        return (
+            [Change(c.kind, self._local(c.path)) for c in self._changes],
+            [self._local(path) for path in conflicts],
+            git.text(*diff, *where, cwd=self.root),
+        )
+
+    def apply(self) -> None:
+        """Copy the changed files into the origin and record its conflicts in its index."""
+        for change in self._changes:
+            target = self.origin / change.path
+            if change.kind == "deleted":
+                target.unlink(missing_ok=True)
+                _prune_empty(target.parent, self.origin)
+            else:
+                _copy(self.root / change.path, target)
+        if self._unmerged:
+            self._record_conflicts()
+
+    def _local(self, path: str) -> str:
+        prefix = f"{self.subdir.as_posix()}/" if self.subdir.parts else ""
+        return path.removeprefix(prefix)
+
+    def _record_conflicts(self) -> None:
+        # The stages copier wrote (1 base, 2 the user's, 3 the new template) make `git status`
+        # show the files as unmerged, so they cannot be committed with their markers by mistake.
+        lines, paths = [], []
+        for entry in self._unmerged:
+            meta, path = entry.split("\t", 1)
+            mode, sha, stage = meta.split()
+            blob = git.run("cat-file", "blob", sha, cwd=self.root)
+            git.run("hash-object", "-w", "--stdin", cwd=self.origin, stdin=blob)
+            lines.append(f"{mode} {sha} {stage}\t{path}")
+            if path not in paths:
+                paths.append(path)
+        drop = [f"0 {'0' * 40}\t{path}" for path in paths]
+        info = "\n".join([*drop, *lines]) + "\n"
+        git.run("update-index", "--index-info", cwd=self.origin, stdin=info.encode())
+
+
+def _copy(source: Path, target: Path) -> None:
+    """Replace `target` with `source` (file or symlink), atomically per file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.fastscaffold-tmp")
+    if source.is_symlink():
+        temporary.symlink_to(os.readlink(source))
+    else:
+        shutil.copyfile(source, temporary)
+        os.chmod(temporary, stat.S_IMODE(source.stat().st_mode))
+    os.replace(temporary, target)
+
+
+def _prune_empty(directory: Path, stop: Path) -> None:
+    """Remove `directory` and its parents up to `stop` while they are empty."""
+    while directory != stop and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
