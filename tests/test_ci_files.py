@@ -345,3 +345,54 @@ def test_check_step_skips_only_when_fastscaffold_cannot_be_installed(
     assert calls[0] == "pip install fastscaffold"
     assert ("fastscaffold check --venv .venv" in calls) is checked
     assert ("skipped 'fastscaffold check'" in result.stdout) is not checked
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the CI step is a POSIX shell script")
+@pytest.mark.parametrize("ci", CI_FILES)
+@pytest.mark.parametrize(
+    ("update_exit", "job_exit", "warned"),
+    [(0, 0, False), (2, 0, True), (1, 1, False)],
+    ids=["current", "behind-warns", "update-error-fails"],
+)
+def test_update_check_warns_when_behind_and_fails_on_errors(
+    projects: dict[Combo, Path],
+    tmp_path: Path,
+    ci: str,
+    update_exit: int,
+    job_exit: int,
+    warned: bool,
+) -> None:
+    job = job_of(projects, (ci, "sqlite", "none"))
+    script = next(command for command in job.commands if "install fastscaffold" in command)
+    script = script.replace("/tmp/fastscaffold", str(tmp_path / "fastscaffold"))
+    log = tmp_path / "calls.log"
+    tools, path = tmp_path / "tools", tmp_path / "path"
+    tools.mkdir()
+    path.mkdir()
+    venv = f'[ "$1 $2" = "-m venv" ] || exit 99\nmkdir -p "$3"\nln -s {tools} "$3/bin"'
+    fakes = {
+        path / "python": venv,
+        tools / "pip": "exit 0",
+        tools / "fastscaffold": (
+            f'echo "fastscaffold $*" >> {log}\n[ "$1" = update ] && exit {update_exit}\nexit 0'
+        ),
+    }
+    for fake, body in fakes.items():
+        fake.write_text(f"#!/bin/sh\n{body}\n")
+        fake.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{path}{os.pathsep}{os.environ['PATH']}",
+        "RUNNER_TEMP": str(tmp_path),
+    }
+    result = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == job_exit, result.stdout + result.stderr
+    assert "fastscaffold update --check" in log.read_text().splitlines()
+    assert ("a newer template is out" in result.stdout) is warned
