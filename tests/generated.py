@@ -1,19 +1,17 @@
 """Helpers for tests that install and run generated projects: venvs, servers, processes."""
 
-import json
 import os
 import signal
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import uv
+
+from fastscaffold.processes import request_json, tree
 
 
 def make_venv(path: Path) -> Path:
@@ -40,35 +38,19 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     return result.stdout
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def get_json(url: str, timeout: float = 10) -> tuple[int, object]:
     """GET `url` on a new connection; return the status and decoded body."""
-    request = urllib.request.Request(url, headers={"Connection": "close"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    return request_json("GET", url, timeout=timeout)
 
 
 def post_json(url: str, body: object, timeout: float = 10) -> tuple[int, object]:
     """POST `body` as JSON on a new connection; return the status and decoded body."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Connection": "close"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    return request_json("POST", url, body, timeout=timeout)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`."""
+    return tree(pid)[1:]
 
 
 def _service(variable: str, example: str) -> str:
@@ -116,54 +98,6 @@ def drop_postgres_database(python: Path, url: str) -> None:
     server, name = url.rsplit("/", 1)
     sql = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
     run([str(python), "-c", _ADMIN, server, sql], cwd=python.parent)
-
-
-def children(pid: int) -> list[int]:
-    """Direct child processes of `pid`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            # The command name may contain spaces; fields after the last ')' are fixed.
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def workers(pid: int) -> list[int]:
-    """Child processes of a server that are workers (not multiprocessing's resource tracker)."""
-    return [
-        child
-        for child in children(pid)
-        if b"multiprocessing.resource_tracker" not in _cmdline(child)
-    ]
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid`."""
-    out = []
-    for child in children(pid):
-        out += [child, *descendants(child)]
-    return out
-
-
-def alive(pid: int) -> bool:
-    """Whether `pid` is a running (not zombie) process."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @contextmanager

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 
 from fastscaffold import options
+from fastscaffold.processes import alive, free_port, workers
 from fastscaffold.render import render
 from tests.generated import (
-    alive,
     descendants,
     drop_postgres_database,
-    free_port,
     get_json,
     install,
     make_venv,
@@ -28,7 +27,6 @@ from tests.generated import (
     server,
     server_log,
     wait_until_live,
-    workers,
 )
 
 pytestmark = pytest.mark.tier2

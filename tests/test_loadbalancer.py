@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from fastscaffold import options
+from fastscaffold.processes import free_port
 from fastscaffold.render import render
 from tests import nginx
 from tests.generated import (
-    free_port,
     get_json,
     install,
     make_venv,
