@@ -291,37 +291,28 @@ def test_pip_downloads_are_cached(projects: dict[Combo, Path], ci: str) -> None:
         assert job["variables"]["PIP_CACHE_DIR"] == "$CI_PROJECT_DIR/.cache/pip"
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the CI step is a POSIX shell script")
-@pytest.mark.parametrize("ci", CI_FILES)
-@pytest.mark.parametrize(
-    ("pip_exit", "check_exit", "job_exit", "checked"),
-    [(1, 0, 0, False), (0, 0, 0, True), (0, 3, 3, True)],
-    ids=["not-installable-skips", "check-passes", "check-fails-the-job"],
-)
-def test_check_step_skips_only_when_fastscaffold_cannot_be_installed(
-    projects: dict[Combo, Path],
-    tmp_path: Path,
-    ci: str,
-    pip_exit: int,
-    check_exit: int,
-    job_exit: int,
-    checked: bool,
-) -> None:
+def run_check_step(
+    projects: dict[Combo, Path], tmp_path: Path, ci: str, pip_exit: int, fastscaffold: str
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run the CI's fastscaffold step with fake tools; return the result and the calls made.
+
+    `python -m venv DIR` makes a DIR/bin whose pip exits with `pip_exit` and whose
+    fastscaffold runs the shell code `fastscaffold`; both log their arguments.
+    """
     job = job_of(projects, (ci, "sqlite", "none"))
     script = next(command for command in job.commands if "install fastscaffold" in command)
     # Its venv goes where the job's temporary files go; for the test, into tmp_path.
     script = script.replace("/tmp/fastscaffold", str(tmp_path / "fastscaffold"))
     log = tmp_path / "calls.log"
+    log.touch()
     tools, path = tmp_path / "tools", tmp_path / "path"
     tools.mkdir()
     path.mkdir()
-    # `python -m venv DIR` makes a DIR/bin whose pip and fastscaffold log their arguments
-    # and exit as the test says.
     venv = f'[ "$1 $2" = "-m venv" ] || exit 99\nmkdir -p "$3"\nln -s {tools} "$3/bin"'
     fakes = {
         path / "python": venv,
         tools / "pip": f'echo "pip $*" >> {log}\nexit {pip_exit}',
-        tools / "fastscaffold": f'echo "fastscaffold $*" >> {log}\nexit {check_exit}',
+        tools / "fastscaffold": f'echo "fastscaffold $*" >> {log}\n{fastscaffold}',
     }
     for fake, body in fakes.items():
         fake.write_text(f"#!/bin/sh\n{body}\n")
@@ -340,8 +331,27 @@ def test_check_step_skips_only_when_fastscaffold_cannot_be_installed(
         text=True,
         check=False,
     )
+    return result, log.read_text().splitlines()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the CI step is a POSIX shell script")
+@pytest.mark.parametrize("ci", CI_FILES)
+@pytest.mark.parametrize(
+    ("pip_exit", "check_exit", "job_exit", "checked"),
+    [(1, 0, 0, False), (0, 0, 0, True), (0, 3, 3, True)],
+    ids=["not-installable-skips", "check-passes", "check-fails-the-job"],
+)
+def test_check_step_skips_only_when_fastscaffold_cannot_be_installed(
+    projects: dict[Combo, Path],
+    tmp_path: Path,
+    ci: str,
+    pip_exit: int,
+    check_exit: int,
+    job_exit: int,
+    checked: bool,
+) -> None:
+    result, calls = run_check_step(projects, tmp_path, ci, pip_exit, f"exit {check_exit}")
     assert result.returncode == job_exit, result.stdout + result.stderr
-    calls = log.read_text().splitlines()
     assert calls[0] == "pip install fastscaffold"
     assert ("fastscaffold check --venv .venv" in calls) is checked
     assert ("skipped 'fastscaffold check'" in result.stdout) is not checked
@@ -362,37 +372,8 @@ def test_update_check_warns_when_behind_and_fails_on_errors(
     job_exit: int,
     warned: bool,
 ) -> None:
-    job = job_of(projects, (ci, "sqlite", "none"))
-    script = next(command for command in job.commands if "install fastscaffold" in command)
-    script = script.replace("/tmp/fastscaffold", str(tmp_path / "fastscaffold"))
-    log = tmp_path / "calls.log"
-    tools, path = tmp_path / "tools", tmp_path / "path"
-    tools.mkdir()
-    path.mkdir()
-    venv = f'[ "$1 $2" = "-m venv" ] || exit 99\nmkdir -p "$3"\nln -s {tools} "$3/bin"'
-    fakes = {
-        path / "python": venv,
-        tools / "pip": "exit 0",
-        tools / "fastscaffold": (
-            f'echo "fastscaffold $*" >> {log}\n[ "$1" = update ] && exit {update_exit}\nexit 0'
-        ),
-    }
-    for fake, body in fakes.items():
-        fake.write_text(f"#!/bin/sh\n{body}\n")
-        fake.chmod(0o755)
-    env = {
-        **os.environ,
-        "PATH": f"{path}{os.pathsep}{os.environ['PATH']}",
-        "RUNNER_TEMP": str(tmp_path),
-    }
-    result = subprocess.run(
-        ["bash", "-eo", "pipefail", "-c", script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    fake = f'[ "$1" = update ] && exit {update_exit}\nexit 0'
+    result, calls = run_check_step(projects, tmp_path, ci, 0, fake)
     assert result.returncode == job_exit, result.stdout + result.stderr
-    assert "fastscaffold update --check" in log.read_text().splitlines()
+    assert "fastscaffold update --check" in calls
     assert ("a newer template is out" in result.stdout) is warned
