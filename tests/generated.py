@@ -3,7 +3,6 @@
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 import uv
 
-from fastscaffold.processes import request_json, tree
+from fastscaffold.processes import request_json, tree, wait_for
 
 
 def make_venv(path: Path) -> Path:
@@ -130,15 +129,6 @@ def server_log(project: Path) -> str:
 def wait_until_live(
     base: str, proc: subprocess.Popen[str], project: Path, timeout: float = 60
 ) -> None:
-    """Poll `/health/live` until it answers 200; fail with the server's output otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early:\n{server_log(project)}")
-        try:
-            if get_json(f"{base}/health/live", timeout=1)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{base}/health/live did not answer within {timeout} s")
+    """Wait for `/health/live` to answer 200; fail with the server's output otherwise."""
+    if problem := wait_for(f"{base}/health/live", proc, timeout):
+        raise AssertionError(f"server {problem}:\n{server_log(project)}")

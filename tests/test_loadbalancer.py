@@ -8,7 +8,6 @@ loopback, each with its own process group that is killed on the way out.
 import json
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,11 +18,10 @@ from pathlib import Path
 import pytest
 
 from fastscaffold import options
-from fastscaffold.processes import free_port
+from fastscaffold.processes import free_port, wait_for
 from fastscaffold.render import render
 from tests import nginx
 from tests.generated import (
-    get_json,
     install,
     make_venv,
     run,
@@ -110,17 +108,8 @@ def balanced(installed: Installed, tmp_path: Path) -> Iterator[Balanced]:
 
 
 def wait_for_proxy(url: str, proxy: subprocess.Popen[str], log: Path, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proxy.poll() is not None:
-            raise AssertionError(f"nginx exited early:\n{log.read_text()}")
-        try:
-            if get_json(f"{url}/health/live", timeout=1)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"nginx did not answer within {timeout} s:\n{log.read_text()}")
+    if problem := wait_for(f"{url}/health/live", proxy, timeout, interval=0.05):
+        raise AssertionError(f"nginx {problem}:\n{log.read_text()}")
 
 
 def fetch(url: str) -> tuple[int, int | None]:

@@ -260,23 +260,9 @@ class Checker:
 
     def _wait_ready(self) -> None:
         assert self.server is not None
-        deadline = time.monotonic() + self.options.ready_timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if self.server.poll() is not None:
-                raise StepFailed(f"server exited {self.server.returncode} at start", self._logs())
-            try:
-                status, body = processes.request_json("GET", f"{self.base}/health/ready", timeout=2)
-                if status == 200:
-                    return
-                last = f"{status} {body}"
-            except OSError as error:
-                last = str(error)
-            time.sleep(0.2)
-        timeout = self.options.ready_timeout
-        raise StepFailed(
-            f"/health/ready not 200 within {timeout:.0f} s (last: {last})", self._logs()
-        )
+        url, timeout = f"{self.base}/health/ready", self.options.ready_timeout
+        if problem := processes.wait_for(url, self.server, timeout, interval=0.2):
+            raise StepFailed(f"server {problem}", self._logs())
 
     def _logs(self) -> str:
         return "\n".join(

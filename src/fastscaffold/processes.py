@@ -7,9 +7,11 @@ import os
 import signal
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -35,6 +37,26 @@ def request_json(
     except urllib.error.HTTPError as error:
         raw, status = error.read(), error.code
     return status, json.loads(raw) if raw else None
+
+
+def wait_for(
+    url: str, proc: subprocess.Popen[Any], timeout: float, interval: float = 0.1
+) -> str | None:
+    """Poll `url` until it answers 200 while `proc` runs; return why it did not, or None."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return f"exited {proc.returncode} before {url} answered"
+        try:
+            status, body = request_json("GET", url, timeout=2)
+            if status == 200:
+                return None
+            last = f"{status} {body}"
+        except (OSError, ValueError) as error:  # not listening yet, or not JSON (a proxy's 502)
+            last = str(error)
+        time.sleep(interval)
+    return f"{url} not 200 within {timeout:.0f} s (last: {last})"
 
 
 def children(pid: int) -> list[int]:
