@@ -187,6 +187,56 @@ def test_bad_value_exits_2_quoting_it_and_writes_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("value", "escaped"),
+    [
+        ("a\nb", "'a\\nb'"),
+        ("tab\there", "'tab\\there'"),
+        ("bell\x07", "'bell\\x07'"),
+        ("del\x7f", "'del\\x7f'"),
+        ("nel\x85", "'nel\\x85'"),
+        ("line\u2028separator", "'line\\u2028separator'"),
+        ("\r\n", "'\\r\\n'"),
+    ],
+)
+def test_control_characters_in_a_value_give_one_escaped_error_line(
+    run: Run, tmp_path: Path, value: str, escaped: str
+) -> None:
+    result = run("new", tmp_path / "p", "--description", value, "--yes")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"Error: {escaped} is not a valid value for --description: use one line of printable "
+        "text: line breaks, tabs and other control characters cannot be represented in every "
+        "file it lands in.",
+        "Try 'fastscaffold new --help' for help.",
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["new", "--server", "foo", "--yes"], "Invalid value for '--server'"),
+        (["new", "--project-name", "Bad Name", "--yes"], "'Bad Name' is not a valid value"),
+        (["new", "--bogus"], "No such option: --bogus"),
+        (["options", "--bogus"], "No such option: --bogus"),
+        (["check", "--skip", "lnt"], "'lnt' is not a check step"),
+        (["check", "--only", "lint\nfoo"], "'lint\\nfoo' is not a check step"),
+        (["check", "--bogus"], "No such option: --bogus"),
+        (["update", "--check", "--dry-run"], "--check only reports"),
+        (["update", "--bogus"], "No such option: --bogus"),
+    ],
+)
+def test_usage_errors_point_to_the_help_of_the_failing_command(
+    run: Run, args: list[str], message: str
+) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    [line] = error_lines(result)
+    assert message in line
+    assert f"Try 'fastscaffold {args[0]} --help' for help." in result.stderr.splitlines()
+
+
 def test_terminal_prompts_reask_until_valid(
     run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

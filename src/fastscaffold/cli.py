@@ -18,6 +18,8 @@ from fastscaffold.errors import (
     MissingAnswersError,
     UsageError,
     flag,
+    one_line,
+    quoted,
     shown,
 )
 
@@ -74,12 +76,15 @@ def _root(
 
 
 @contextmanager
-def _reported(command: str = "new") -> Iterator[None]:
-    """Turn a FastscaffoldError into one `Error:` line on stderr and its exit code."""
+def _reported(command: str) -> Iterator[None]:
+    """Turn a FastscaffoldError into one `Error:` line on stderr and its exit code.
+
+    A usage error's hint names `command`, the one that failed.
+    """
     try:
         yield
     except FastscaffoldError as error:
-        typer.echo(f"Error: {error}", err=True)
+        typer.echo(f"Error: {one_line(str(error))}", err=True)
         if isinstance(error, UsageError):
             typer.echo(f"Try 'fastscaffold {command} --help' for help.", err=True)
         raise typer.Exit(error.exit_code) from None
@@ -93,7 +98,7 @@ def _integer(raw: str) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise typer.BadParameter(f"'{raw}' is not an integer.") from None
+        raise typer.BadParameter(f"{quoted(raw)} is not an integer.") from None
 
 
 class _NewCommand(TyperCommand):
@@ -191,7 +196,7 @@ def new(
         "deployment": deployment,
         "ci": ci,
     }
-    with _reported():
+    with _reported("new"):
         from fastscaffold import options
 
         given = options.load_answers_file(answers_file) if answers_file else {}
@@ -298,7 +303,7 @@ def list_options(
     ] = False,
 ) -> None:
     """List the template's questions: flag, choices or type, default and help."""
-    with _reported():
+    with _reported("options"):
         from fastscaffold import matrix, options
 
         if tested:
@@ -361,7 +366,7 @@ def check(
     Exit 0 only when no step failed. Services come from the environment: DATABASE_URL for
     postgres or mongodb, REDIS_URL for taskiq.
     """
-    with _reported():
+    with _reported("check"):
         from fastscaffold.check import STEPS, Checker, Options, workspace
         from fastscaffold.errors import ProjectNotFoundError, UnknownStepError
 

@@ -9,6 +9,19 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def one_line(text: str) -> str:
+    """Return `text` with line breaks and other unprintable characters escaped as in Python."""
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
+
+
+def quoted(value: object) -> str:
+    """Return `value` in single quotes, on one line: `'a\\nb'` for a value with a line break."""
+    return f"'{one_line(str(value))}'"
+
+
 def shown(path: Path) -> str:
     """Return `path` the way a user would type it: `api` -> `./api`."""
     text = str(path)
@@ -34,7 +47,7 @@ class InvalidAnswerError(UsageError):
         self.name = name
         self.value = value
         self.reason = reason
-        super().__init__(f"'{value}' is not a valid value for {flag(name)}: {reason}.")
+        super().__init__(f"{quoted(value)} is not a valid value for {flag(name)}: {reason}.")
 
 
 class MissingAnswersError(UsageError):
@@ -55,7 +68,7 @@ class AnswersFileError(FastscaffoldError):
     def __init__(self, *, path: Path, reason: str) -> None:
         self.path = path
         self.reason = reason
-        super().__init__(f"cannot use answers file '{shown(path)}': {reason}.")
+        super().__init__(f"cannot use answers file {quoted(shown(path))}: {reason}.")
 
 
 class DestinationNotEmptyError(FastscaffoldError):
@@ -64,7 +77,7 @@ class DestinationNotEmptyError(FastscaffoldError):
     def __init__(self, *, path: Path) -> None:
         self.path = path
         super().__init__(
-            f"'{shown(path)}' is not empty; choose a new directory or pass --overwrite."
+            f"{quoted(shown(path))} is not empty; choose a new directory or pass --overwrite."
         )
 
 
@@ -73,7 +86,9 @@ class DestinationIsFileError(FastscaffoldError):
 
     def __init__(self, *, path: Path) -> None:
         self.path = path
-        super().__init__(f"'{shown(path)}' is a file; choose a directory for the new project.")
+        super().__init__(
+            f"{quoted(shown(path))} is a file; choose a directory for the new project."
+        )
 
 
 class TemplateNotFoundError(FastscaffoldError):
@@ -81,7 +96,7 @@ class TemplateNotFoundError(FastscaffoldError):
 
     def __init__(self, *, searched: Iterable[Path]) -> None:
         self.searched = tuple(searched)
-        places = " or ".join(f"'{path}'" for path in self.searched)
+        places = " or ".join(quoted(path) for path in self.searched)
         super().__init__(f"no copier.yml in {places}; reinstall fastscaffold.")
 
 
@@ -98,7 +113,7 @@ class UnknownStepError(UsageError):
 
     def __init__(self, *, step: str, steps: Iterable[str]) -> None:
         self.step = step
-        super().__init__(f"'{step}' is not a check step; choose from {', '.join(steps)}.")
+        super().__init__(f"{quoted(step)} is not a check step; choose from {', '.join(steps)}.")
 
 
 class ProjectNotFoundError(FastscaffoldError):
@@ -106,7 +121,9 @@ class ProjectNotFoundError(FastscaffoldError):
 
     def __init__(self, *, path: Path) -> None:
         self.path = path
-        super().__init__(f"'{shown(path)}' is not a directory; pass the generated project's path.")
+        super().__init__(
+            f"{quoted(shown(path))} is not a directory; pass the generated project's path."
+        )
 
 
 class GitError(FastscaffoldError):
@@ -115,7 +132,7 @@ class GitError(FastscaffoldError):
     def __init__(self, *, command: str, reason: str) -> None:
         self.command = command
         self.reason = reason
-        super().__init__(f"'{command}' failed: {reason}")
+        super().__init__(f"{quoted(command)} failed: {reason}")
 
 
 class NotAProjectError(FastscaffoldError):
@@ -124,7 +141,7 @@ class NotAProjectError(FastscaffoldError):
     def __init__(self, *, path: Path) -> None:
         self.path = path
         super().__init__(
-            f"'{shown(path)}' has no .copier-answers.yml; pass the directory of a project "
+            f"{quoted(shown(path))} has no .copier-answers.yml; pass the directory of a project "
             "made by fastscaffold new."
         )
 
@@ -135,8 +152,8 @@ class NotAGitRepoError(FastscaffoldError):
     def __init__(self, *, path: Path) -> None:
         self.path = path
         super().__init__(
-            f"'{shown(path)}' is not in a git repository; the update merges through git, so run "
-            "`git init && git add -A && git commit -m 'Generated project'` there first."
+            f"{quoted(shown(path))} is not in a git repository; the update merges through git, "
+            "so run `git init && git add -A && git commit -m 'Generated project'` there first."
         )
 
 
@@ -146,11 +163,11 @@ class DirtyProjectError(FastscaffoldError):
     def __init__(self, *, path: Path, files: Sequence[str]) -> None:
         self.path = path
         self.files = tuple(files)
-        listed = ", ".join(f"'{name}'" for name in self.files[:5])
+        listed = ", ".join(quoted(name) for name in self.files[:5])
         more = f" and {len(self.files) - 5} more" if len(self.files) > 5 else ""
         super().__init__(
-            f"'{shown(path)}' has uncommitted changes ({listed}{more}); commit or stash them, "
-            "then run update again."
+            f"{quoted(shown(path))} has uncommitted changes ({listed}{more}); commit or stash "
+            "them, then run update again."
         )
 
 
@@ -160,7 +177,9 @@ class UnknownProjectVersionError(FastscaffoldError):
     def __init__(self, *, path: Path, reason: str) -> None:
         self.path = path
         self.reason = reason
-        super().__init__(f"cannot tell which template version made '{shown(path)}': {reason}.")
+        super().__init__(
+            f"cannot tell which template version made {quoted(shown(path))}: {reason}."
+        )
 
 
 class VersionNotFoundError(UsageError):
@@ -171,7 +190,9 @@ class VersionNotFoundError(UsageError):
         self.source = source
         self.available = tuple(available)
         choices = ", ".join(self.available) or "none"
-        super().__init__(f"'{version}' is not a version of {source}; choose one of {choices}.")
+        super().__init__(
+            f"{quoted(version)} is not a version of {source}; choose one of {choices}."
+        )
 
 
 class MissingHistoryError(FastscaffoldError):
@@ -182,7 +203,7 @@ class MissingHistoryError(FastscaffoldError):
         self.version = version
         self.available = tuple(available)
         super().__init__(
-            f"'{shown(path)}' was made by template {version}, which {source} does not carry "
+            f"{quoted(shown(path))} was made by template {version}, which {source} does not carry "
             f"(it has {', '.join(self.available) or 'no versions'}); pass --template with a git "
             f"clone of the template that has the tag v{version}."
         )
@@ -196,7 +217,7 @@ class DowngradeError(FastscaffoldError):
         self.current = current
         self.target = target
         super().__init__(
-            f"'{shown(path)}' is at template {current}, newer than {target}; updates only go "
+            f"{quoted(shown(path))} is at template {current}, newer than {target}; updates only go "
             "forward, so install a newer fastscaffold or choose a newer --to."
         )
 
@@ -207,7 +228,7 @@ class InvalidDataError(UsageError):
     def __init__(self, *, item: str, reason: str) -> None:
         self.item = item
         self.reason = reason
-        super().__init__(f"'{item}' is not a valid --data: {reason}.")
+        super().__init__(f"{quoted(item)} is not a valid --data: {reason}.")
 
 
 class UpdateError(FastscaffoldError):
@@ -216,7 +237,7 @@ class UpdateError(FastscaffoldError):
     def __init__(self, *, path: Path, reason: str) -> None:
         self.path = path
         self.reason = reason
-        super().__init__(f"could not update '{shown(path)}': {reason}")
+        super().__init__(f"could not update {quoted(shown(path))}: {reason}")
 
 
 class ConflictsError(FastscaffoldError):
@@ -224,7 +245,7 @@ class ConflictsError(FastscaffoldError):
 
     def __init__(self, *, paths: Sequence[str]) -> None:
         self.paths = tuple(paths)
-        listed = ", ".join(f"'{path}'" for path in self.paths)
+        listed = ", ".join(quoted(path) for path in self.paths)
         super().__init__(
             f"the update left conflicts in {listed}; resolve the <<<<<<< markers, "
             "`git add` the files, then commit."
@@ -237,6 +258,6 @@ class TemplateSourceError(UsageError):
     def __init__(self, *, source: str) -> None:
         self.source = source
         super().__init__(
-            f"'{source}' is neither a directory nor a git URL; pass a copier template's "
+            f"{quoted(source)} is neither a directory nor a git URL; pass a copier template's "
             "directory or git URL to --template."
         )

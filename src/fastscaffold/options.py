@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from fastscaffold.errors import AnswersFileError, InvalidAnswerError, TemplateNotFoundError, flag
+from fastscaffold.errors import (
+    AnswersFileError,
+    InvalidAnswerError,
+    TemplateNotFoundError,
+    flag,
+    quoted,
+)
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
@@ -197,7 +203,7 @@ def load_answers_file(path: Path) -> dict[str, object]:
     unknown = sorted(str(key) for key in data if str(key) not in known)
     unknown = [key for key in unknown if not key.startswith("_")]
     if unknown:
-        names = ", ".join(f"'{key}'" for key in unknown)
+        names = ", ".join(quoted(key) for key in unknown)
         reason = f"unknown question {names}; known questions are {', '.join(sorted(known))}"
         raise AnswersFileError(path=path, reason=reason)
     return {str(key): value for key, value in data.items() if str(key) in known}
