@@ -35,11 +35,30 @@ def test_defaults_pass_validation() -> None:
 @pytest.mark.parametrize(
     ("name", "raw", "expected"),
     [
-        ("workers", "7", 7),
-        ("workers", 7, 7),
+        ("workers", "7", "7"),
+        ("workers", 7, "7"),
+        ("workers", " 7 ", "7"),
+        ("workers", "007", "7"),
+        ("workers", "auto", "auto"),
+        ("workers", " AUTO ", "auto"),
         ("threadpool_size", " 12 ", 12),
         ("description", 5, "5"),
+        ("description", " two  spaces ", " two  spaces "),
         ("server", "granian", "granian"),
+        ("examples", True, True),
+        ("examples", "no", False),
+        ("examples", " Yes ", True),
+        ("deployment", "docker, compose", ["docker", "compose"]),
+        ("deployment", ["compose", "docker"], ["docker", "compose"]),
+        (
+            "deployment",
+            ["docker,compose", "kubernetes", "docker"],
+            ["docker", "compose", "kubernetes"],
+        ),
+        ("deployment", "none", []),
+        ("deployment", "", []),
+        ("deployment", [""], []),
+        ("deployment", [], []),
     ],
 )
 def test_coerce_converts_to_the_question_type(name: str, raw: object, expected: object) -> None:
@@ -47,7 +66,16 @@ def test_coerce_converts_to_the_question_type(name: str, raw: object, expected: 
 
 
 @pytest.mark.parametrize(
-    ("name", "raw"), [("workers", "seven"), ("workers", True), ("workers", 2.5), ("server", [1])]
+    ("name", "raw"),
+    [
+        ("workers", True),
+        ("workers", [2]),
+        ("threadpool_size", "seven"),
+        ("threadpool_size", 2.5),
+        ("examples", "maybe"),
+        ("examples", 2),
+        ("server", [1]),
+    ],
 )
 def test_coerce_rejects_the_wrong_type_quoting_it(name: str, raw: object) -> None:
     with pytest.raises(InvalidAnswerError) as caught:
@@ -55,9 +83,28 @@ def test_coerce_rejects_the_wrong_type_quoting_it(name: str, raw: object) -> Non
     assert str(caught.value).startswith(f"'{raw}' is not a valid value for {options.flag(name)}")
 
 
+# U+0667 is ARABIC-INDIC DIGIT SEVEN: str.isdigit() accepts it, the template must not.
+@pytest.mark.parametrize("raw", ["seven", "2.5", "-1", "1e3", "auto2", "", "\u0667"])
+def test_workers_that_are_no_count_are_kept_for_the_validator_to_refuse(raw: str) -> None:
+    value = options.coerce(options.question("workers"), raw)
+    assert value == raw
+    with pytest.raises(InvalidAnswerError, match="use a whole number between 1 and 256, or auto"):
+        options.validate({"workers": value})
+
+
+@pytest.mark.parametrize(
+    ("raw", "quoted"), [("a\nb", "'a\\nb'"), ("\x00", "'\\x00'"), ("\u2029", "'\\u2029'")]
+)
+def test_messages_quote_control_characters_escaped(raw: str, quoted: str) -> None:
+    with pytest.raises(InvalidAnswerError) as caught:
+        options.validate({"description": raw})
+    assert str(caught.value).startswith(f"{quoted} is not a valid value for --description: ")
+    assert len(str(caught.value).splitlines()) == 1
+
+
 def test_validator_message_quotes_value_and_gives_the_reason() -> None:
     with pytest.raises(InvalidAnswerError) as caught:
-        options.validate({"workers": 0})
+        options.validate({"workers": "0"})
     assert str(caught.value).startswith("'0' is not a valid value for --workers: must be ")
     assert str(caught.value).endswith(".")
 
@@ -65,8 +112,11 @@ def test_validator_message_quotes_value_and_gives_the_reason() -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("workers", 0),
-        ("workers", 257),
+        ("workers", "0"),
+        ("workers", "257"),
+        ("workers", "auto "),
+        ("description", "x" * 201),
+        ("description", "two\nlines"),
         ("threadpool_size", 0),
         ("threadpool_size", 1001),
         ("project_name", "Bad Name"),
@@ -85,7 +135,15 @@ def test_validate_rejects_out_of_range_values(name: str, value: object) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("workers", 1), ("workers", 256), ("threadpool_size", 1000), ("project_name", "orders-api2")],
+    [
+        ("workers", "1"),
+        ("workers", "256"),
+        ("workers", "auto"),
+        ("threadpool_size", 1000),
+        ("project_name", "orders-api2"),
+        ("description", "x" * 200),
+        ("description", 'Ünïcödé, "quotes" and \\ backslashes \U0001f680'),
+    ],
 )
 def test_validate_accepts_boundary_values(name: str, value: object) -> None:
     options.validate({name: value})
@@ -151,3 +209,8 @@ def test_answers_file_ignores_copier_metadata(tmp_path: Path) -> None:
     path = tmp_path / "answers.yml"
     path.write_text("_src_path: /somewhere\n_commit: v1\nworkers: 3\n")
     assert options.load_answers_file(path) == {"workers": 3}
+    assert options.read_answers_file(path) == {
+        "_src_path": "/somewhere",
+        "_commit": "v1",
+        "workers": 3,
+    }

@@ -20,6 +20,7 @@ from fastscaffold.errors import (
 )
 
 if TYPE_CHECKING:
+    from jinja2 import Template
     from jinja2.sandbox import SandboxedEnvironment
 
 try:
@@ -35,6 +36,8 @@ _KINDS: dict[str, str] = {
     "float": "a number",
     "bool": "true or false",
 }
+# Text questions that hold a count or one keyword (`workers: auto`): see _count.
+_COUNTS = {"workers": "auto"}
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -114,10 +117,12 @@ def coerce(question: Question, raw: object) -> Answer:
     if kind == "bool":
         if isinstance(raw, bool):
             return raw
-        if str(raw).lower() in _TRUE | _FALSE:
-            return str(raw).lower() in _TRUE
+        if str(raw).strip().lower() in _TRUE | _FALSE:
+            return str(raw).strip().lower() in _TRUE
     elif isinstance(raw, bool):
         pass  # YAML turns `yes` and `on` into booleans; never read them as text or numbers
+    elif kind == "str" and question.name in _COUNTS and isinstance(raw, str | int):
+        return _count(raw, _COUNTS[question.name])
     elif kind == "str" and isinstance(raw, str | int | float):
         return str(raw)
     elif kind == "int" and isinstance(raw, int | str):
@@ -129,16 +134,36 @@ def coerce(question: Question, raw: object) -> Answer:
     raise InvalidAnswerError(name=question.name, value=raw, reason=f"must be {_KINDS[kind]}")
 
 
+def _count(raw: str | int, keyword: str) -> str:
+    """A count or its keyword, written the one way the template reads it.
+
+    7, " 7 " and "007" become "7" ("007" would be a syntax error in Python source); "AUTO"
+    becomes "auto". Anything else is returned as given, for the validator to refuse it.
+    """
+    text = str(raw).strip()
+    if text.lower() == keyword:
+        return keyword
+    if text.isascii() and text.isdigit():
+        return str(int(text))
+    return str(raw)
+
+
 def _selection(question: Question, raw: object) -> list[str]:
-    """A multiselect answer: a list, or text separated by commas ('' or 'none' for nothing)."""
-    if isinstance(raw, str):
-        text = raw.strip()
-        items = [] if text in ("", "none") else [part.strip() for part in text.split(",")]
-    elif isinstance(raw, list | tuple) and all(isinstance(item, str) for item in raw):
-        items = list(raw)
-    else:
+    """A multiselect answer: a list, or text separated by commas ('' or 'none' for nothing).
+
+    The items of a list may be such text too, so a repeated flag accumulates:
+    `["docker,compose", "kubernetes"]` is all three.
+    """
+    parts = [raw] if isinstance(raw, str) else raw
+    if not isinstance(parts, list | tuple) or not all(isinstance(part, str) for part in parts):
         reason = "must be a comma-separated list"
         raise InvalidAnswerError(name=question.name, value=raw, reason=reason)
+    items = [
+        item.strip()
+        for part in parts
+        if part.strip() not in ("", "none")
+        for item in part.split(",")
+    ]
     choices = question.choices or ()
     for item in items:
         if item not in choices:
@@ -160,7 +185,7 @@ def validate(answers: Mapping[str, object]) -> None:
             raise InvalidAnswerError(name=q.name, value=value, reason=reason)
         if q.validator:
             try:
-                reason = _jinja().from_string(q.validator).render(dict(answers)).strip()
+                reason = _compiled(q.validator).render(dict(answers)).strip()
             except Exception as error:  # copier also turns any validator failure into its reason
                 reason = str(error)
             if reason:
@@ -171,7 +196,7 @@ def default(question: Question, answers: Mapping[str, object]) -> Answer | None:
     """Return the question's default, rendering it like copier when it is a Jinja string."""
     value = question.default
     if isinstance(value, str) and ("{{" in value or "{%" in value):
-        value = _jinja().from_string(value).render(dict(answers))
+        value = _compiled(value).render(dict(answers))
     return None if value is None else coerce(question, value)
 
 
@@ -186,6 +211,12 @@ def with_defaults(answers: Mapping[str, object]) -> dict[str, object]:
 
 def load_answers_file(path: Path) -> dict[str, object]:
     """Read a YAML mapping of question name to answer; `_`-prefixed keys are copier metadata."""
+    data = read_answers_file(path)
+    return {key: value for key, value in data.items() if not key.startswith("_")}
+
+
+def read_answers_file(path: Path) -> dict[str, object]:
+    """Read an answers file like `load_answers_file`, keeping copier's `_` metadata keys."""
     try:
         data = yaml.load(path.read_text("utf-8"), Loader=Loader)
     except OSError as error:
@@ -206,7 +237,7 @@ def load_answers_file(path: Path) -> dict[str, object]:
         names = ", ".join(quoted(key) for key in unknown)
         reason = f"unknown question {names}; known questions are {', '.join(sorted(known))}"
         raise AnswersFileError(path=path, reason=reason)
-    return {str(key): value for key, value in data.items() if str(key) in known}
+    return {str(key): value for key, value in data.items()}
 
 
 def schema() -> list[dict[str, object]]:
@@ -223,6 +254,12 @@ def schema() -> list[dict[str, object]]:
         }
         for q in questions()
     ]
+
+
+@functools.cache
+def _compiled(source: str) -> Template:
+    # Validators run for every candidate combination in `matrix`: compile each once.
+    return _jinja().from_string(source)
 
 
 @functools.cache
