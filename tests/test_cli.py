@@ -65,9 +65,27 @@ def test_version(run: Run) -> None:
         (["--description", "Takes orders, fast"], "description", "Takes orders, fast"),
         (["--server", "gunicorn"], "server", "gunicorn"),
         (["--server", "granian"], "server", "granian"),
-        (["--workers", "7"], "workers", 7),
+        (["--workers", "7"], "workers", "7"),
+        (["--workers", " 007 "], "workers", "7"),
+        (["--workers", "auto"], "workers", "auto"),
+        (["--workers", "AUTO"], "workers", "auto"),
         (["--threadpool-size", "12"], "threadpool_size", 12),
         (["--database", "none"], "database", "none"),
+        (["--no-examples"], "examples", False),
+        (["--examples"], "examples", True),
+        (["--deployment", "docker"], "deployment", ["docker"]),
+        (
+            ["--deployment", "docker", "--deployment", "compose"],
+            "deployment",
+            ["docker", "compose"],
+        ),
+        (
+            ["--deployment", "compose,docker", "--deployment", "docker"],
+            "deployment",
+            ["docker", "compose"],
+        ),
+        (["--deployment", ""], "deployment", []),
+        (["--deployment", "none"], "deployment", []),
     ],
 )
 def test_each_flag_lands_in_the_answers_file(
@@ -109,9 +127,49 @@ def test_answers_file_supplies_answers_and_flags_override_it(run: Run, tmp_path:
     answers = read_answers(tmp_path / "p")
     assert (answers["project_name"], answers["workers"], answers["server"]) == (
         "billing",
-        3,
+        "3",
         "granian",
     )
+
+
+# What fastscaffold 0.1.0 recorded: `workers` was an integer and `examples` did not exist.
+ANSWERS_0_1_0 = """\
+# Changes here will be overwritten by Copier; do NOT edit manually
+_commit: v0.1.0
+_src_path: fastscaffold
+ci: github
+database: sqlite
+deployment:
+- docker
+- compose
+description: A FastAPI service
+project_name: billing
+server: uvicorn
+task_queue: none
+threadpool_size: 40
+workers: 3
+"""
+
+
+def test_answers_file_from_0_1_0_renders_with_the_new_defaults(
+    run: Run, tmp_path: Path, copier_questions: dict[str, Any]
+) -> None:
+    answers_file = tmp_path / "old.yml"
+    answers_file.write_text(ANSWERS_0_1_0)
+    result = run("new", tmp_path / "p", "--answers-file", answers_file)
+    assert result.exit_code == 0, result.output
+    answers = read_answers(tmp_path / "p")
+    assert (answers["project_name"], answers["workers"]) == ("billing", "3")
+    assert answers["examples"] == copier_questions["examples"]["default"]
+
+
+def test_partial_answers_file_still_needs_the_rest(run: Run, tmp_path: Path) -> None:
+    answers_file = tmp_path / "answers.yml"
+    answers_file.write_text("project_name: billing\n")
+    result = run("new", tmp_path / "p", "--answers-file", answers_file)
+    assert result.exit_code == 2
+    assert error_lines(result)[0].startswith("Error: no answer for --description,")
+    assert not (tmp_path / "p").exists()
 
 
 def test_answers_file_can_be_a_generated_projects_answers(run: Run, tmp_path: Path) -> None:
@@ -169,7 +227,12 @@ def test_missing_answers_without_a_terminal_name_the_flags(
         (["--database", "oracle"], "'oracle'"),
         (["--project-name", "a" * 51], "'" + "a" * 51 + "'"),
         (["--workers", "0"], "'0'"),
+        (["--workers", "257"], "'257'"),
         (["--workers", "abc"], "'abc'"),
+        (["--workers", "2.5"], "'2.5'"),
+        (["--workers", "-1"], "'-1'"),
+        (["--deployment", "docker", "--deployment", "k8s"], "'docker,k8s'"),
+        (["--description", "x" * 201], "'" + "x" * 201 + "'"),
         (["--threadpool-size", "0"], "'0'"),
         (["--project-name", "Bad Name"], "'Bad Name'"),
     ],
@@ -217,7 +280,7 @@ def test_control_characters_in_a_value_give_one_escaped_error_line(
     ("args", "message"),
     [
         (["new", "--server", "foo", "--yes"], "Invalid value for '--server'"),
-        (["new", "--project-name", "Bad Name", "--yes"], "'Bad Name' is not a valid value"),
+        (["new", "--workers", "none", "--yes"], "'none' is not a valid value for --workers"),
         (["new", "--bogus"], "No such option: --bogus"),
         (["options", "--bogus"], "No such option: --bogus"),
         (["check", "--skip", "lnt"], "'lnt' is not a check step"),
@@ -242,7 +305,7 @@ def test_terminal_prompts_reask_until_valid(
 ) -> None:
     monkeypatch.setattr(cli, "_interactive", lambda: True)
     # project_name, description, server, workers, threadpool_size, database, task_queue,
-    # deployment, ci; "" takes the default
+    # deployment, examples, ci; "" takes the default
     typed = [
         "Bad Name",
         "orders-api",
@@ -256,19 +319,21 @@ def test_terminal_prompts_reask_until_valid(
         "",
         "docker,k8s",
         "docker",
+        "maybe",
+        "no",
         "",
     ]
     result = run("new", tmp_path / "p", input="\n".join(typed) + "\n")
     assert result.exit_code == 0, result.output
-    for quoted in ("'Bad Name'", "'foo'", "'0'", "'docker,k8s'"):
+    for quoted in ("'Bad Name'", "'foo'", "'0'", "'docker,k8s'", "'maybe'"):
         assert quoted in result.stderr
     answers = read_answers(tmp_path / "p")
     assert (answers["project_name"], answers["server"], answers["workers"]) == (
         "orders-api",
         "granian",
-        3,
+        "3",
     )
-    assert answers["deployment"] == ["docker"]
+    assert (answers["deployment"], answers["examples"]) == (["docker"], False)
 
 
 def test_non_empty_destination_is_left_untouched(run: Run, tmp_path: Path) -> None:
@@ -312,7 +377,7 @@ def test_overwrite_renders_into_a_non_empty_directory(run: Run, tmp_path: Path) 
     result = run("new", dest, "--workers", "4", "--overwrite", "--yes")
     assert result.exit_code == 0, result.output
     assert (dest / "keep.txt").read_text() == "mine"
-    assert read_answers(dest)["workers"] == 4
+    assert read_answers(dest)["workers"] == "4"
     assert not [path for path in dest.iterdir() if path.name.startswith(".fastscaffold-")]
 
 
@@ -338,7 +403,8 @@ def test_broken_template_fails_cleanly_and_leaves_nothing(
 def test_replay_command_reproduces_the_same_tree(run: Run, tmp_path: Path) -> None:
     dest = tmp_path / "orders"
     args = ["--project-name", "orders-api", "--description", "It's got 'quotes'", "--workers", "5"]
-    result = run("new", dest, *args, "--server", "granian", "--database", "none", "--yes")
+    args += ["--server", "granian", "--database", "none", "--no-examples", "--deployment", ""]
+    result = run("new", dest, *args, "--yes")
     assert result.exit_code == 0, result.output
     replay = shlex.split(result.stdout.strip().splitlines()[-1])
     assert replay[:3] == ["fastscaffold", "new", str(dest)]
@@ -367,11 +433,11 @@ def test_options_table_lists_every_flag(run: Run, copier_questions: dict[str, An
         assert "--" + name.replace("_", "-") in result.stdout
 
 
-def _literal_choices(annotation: Any) -> tuple[str, ...] | None:
-    for arg in typing.get_args(typing.get_args(annotation)[0]):
-        if typing.get_origin(arg) is typing.Literal:
-            return typing.get_args(arg)
-    return None
+def _option_type(annotation: Any) -> Any:
+    """The type inside `Annotated[X | None, ...]`."""
+    union = typing.get_args(annotation)[0]
+    [inner] = [arg for arg in typing.get_args(union) if arg is not type(None)]
+    return inner
 
 
 def test_new_command_and_copier_yml_ask_the_same_questions(
@@ -382,19 +448,26 @@ def test_new_command_and_copier_yml_ask_the_same_questions(
     assert set(params) == set(copier_questions)
     hints = typing.get_type_hints(cli.new, include_extras=True)
     for name, spec in copier_questions.items():
-        assert params[name].opts == ["--" + name.replace("_", "-")]
+        param = params[name]
+        assert param.opts == ["--" + name.replace("_", "-")], name
+        # Not given means "not answered": the answers file or copier.yml's default applies.
+        assert param.default is None, name
+        kind = _option_type(hints[name])
         choices = spec.get("choices")
         if isinstance(choices, dict):
             choices = list(choices.values())
-        literal = _literal_choices(hints[name])
         if spec.get("multiselect"):
-            # A comma-separated list: the help names every choice instead of a Literal.
-            assert literal is None, name
-            assert all(choice in (params[name].help or "") for choice in choices), name
-            continue
-        assert (None if literal is None else list(literal)) == choices, name
-        if spec.get("type") == "int":
-            assert int in typing.get_args(typing.get_args(hints[name])[0]), name
+            # A repeatable option whose items may be comma-separated: the help names the choices.
+            assert (kind, param.multiple) == (list[str], True), name
+            assert all(choice in (param.help or "") for choice in choices), name
+        elif choices:
+            assert typing.get_origin(kind) is typing.Literal, name
+            assert list(typing.get_args(kind)) == choices, name
+        elif spec.get("type") == "bool":
+            assert kind is bool, name
+            assert param.secondary_opts == ["--no-" + name.replace("_", "-")], name
+        else:
+            assert kind is {"str": str, "int": int}[spec.get("type", "str")], name
 
 
 PROBE = """\

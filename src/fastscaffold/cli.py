@@ -41,7 +41,8 @@ Examples:
   fastscaffold new                  # asks each question on a terminal
   fastscaffold new --yes            # all defaults, into ./my-service
   fastscaffold new api --project-name orders-api --workers 4 --database none --yes
-  fastscaffold new api --answers-file answers.yml --server gunicorn
+  fastscaffold new api --deployment docker --deployment kubernetes --database postgres --yes
+  fastscaffold new api --answers-file answers.yml --server gunicorn --no-examples
   fastscaffold new api --answers-file old/.copier-answers.yml --overwrite
 """
 
@@ -134,8 +135,11 @@ def new(
         typer.Option(help="ASGI server that runs the workers."),
     ] = None,
     workers: Annotated[
-        int | None,
-        typer.Option(parser=_integer, metavar="<int>", help="Worker processes per host."),
+        str | None,
+        typer.Option(
+            metavar="<int|auto>",
+            help="Worker processes per host, 1 to 256, or auto for the CPUs this process may use.",
+        ),
     ] = None,
     threadpool_size: Annotated[
         int | None,
@@ -152,10 +156,20 @@ def new(
         typer.Option(help="Distributed task queue (taskiq on Redis)."),
     ] = None,
     deployment: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             metavar="LIST",
-            help="Deployment files, comma-separated: docker, compose, kubernetes ('' for none).",
+            help="Deployment files: docker, compose, kubernetes; repeat the option or separate "
+            "with commas ('' or none for no files).",
+        ),
+    ] = None,
+    examples: Annotated[
+        bool | None,
+        typer.Option(
+            "--examples/--no-examples",
+            help="Concurrency examples (async I/O, fan-out, thread and process pools, background "
+            "work).",
+            show_default=False,
         ),
     ] = None,
     ci: Annotated[
@@ -194,19 +208,24 @@ def new(
         "database": database,
         "task_queue": task_queue,
         "deployment": deployment,
+        "examples": examples,
         "ci": ci,
     }
     with _reported("new"):
         from fastscaffold import options
 
-        given = options.load_answers_file(answers_file) if answers_file else {}
+        recorded = options.read_answers_file(answers_file) if answers_file else {}
+        given = {name: value for name, value in recorded.items() if not name.startswith("_")}
         given.update((name, value) for name, value in flags.items() if value is not None)
         answers: dict[str, object] = {
             name: options.coerce(options.question(name), raw) for name, raw in given.items()
         }
         options.validate(answers)
         missing = [q.name for q in options.questions() if q.name not in answers]
-        if missing and yes:
+        # A generated project's answers predate the questions added since: those take their
+        # defaults, as they would on `fastscaffold update`.
+        take_defaults = yes or "_src_path" in recorded
+        if missing and take_defaults:
             answers = options.with_defaults(answers)
         elif missing and _interactive():
             answers = _ask(answers)
@@ -220,7 +239,7 @@ def new(
 
         if template is not None:
             # A fork's own defaults apply to what the user did not choose.
-            answers = {k: v for k, v in answers.items() if not yes or k in given}
+            answers = {k: v for k, v in answers.items() if not take_defaults or k in given}
             template = _template_location(template)
         with _status(f"Rendering {shown(target)} ..."):
             files = render(answers, target, overwrite=overwrite, template=template)
@@ -236,12 +255,11 @@ def _ask(answers: Mapping[str, object]) -> dict[str, object]:
         if q.name in complete:
             continue
         text = q.help if q.choices is None else f"{q.help} ({', '.join(q.choices)})"
+        if q.type == "bool":
+            text = f"{q.help} (yes/no)"
         default = options.default(q, complete)
         while True:
-            shown_default = ",".join(default) if isinstance(default, list) else default
-            raw = typer.prompt(
-                text, default=None if default is None else str(shown_default), type=str
-            )
+            raw = typer.prompt(text, default=None if default is None else _typed(default), type=str)
             try:
                 value = options.coerce(q, raw)
                 options.validate({**complete, q.name: value})
@@ -281,13 +299,23 @@ def _print_summary(
     typer.echo(f"  {_replay_command(target, answers, template)}")
 
 
+def _typed(value: object) -> str:
+    """Return an answer as a user would type it at a prompt or after its flag."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return ",".join(value) if isinstance(value, list) else str(value)
+
+
 def _replay_command(
     target: Path, answers: Mapping[str, object], template: str | None = None
 ) -> str:
     """Return a shell command that renders the same project without asking anything."""
     args = ["fastscaffold", "new", str(target), *(["--template", template] if template else [])]
     for name, value in answers.items():
-        args += [flag(name), ",".join(value) if isinstance(value, list) else str(value)]
+        if isinstance(value, bool):
+            args.append(flag(name) if value else f"--no-{flag(name)[2:]}")
+        else:
+            args += [flag(name), _typed(value)]
     return shlex.join([*args, "--yes"])
 
 
