@@ -1,9 +1,11 @@
 """Which option combinations are tested at which tier, derived from copier.yml.
 
-Tier 1 renders every valid combination of the choice questions. Tier 2 runs `fastscaffold
-check` on a covering set: every pair of (server, database, task_queue) values appears together
-and every value of every option appears at least once. A new value in copier.yml is covered
-without editing any list. `python -m fastscaffold.matrix` prints tests/MATRIX.md.
+The axes are the questions with a fixed set of answers: choice, multiselect and yes/no
+questions; free-text and number questions keep their defaults. Tier 1 renders every valid
+combination of the axes. Tier 2 runs `fastscaffold check` on a covering set: every pair of
+(server, database, task_queue) values appears together and every value of every axis appears at
+least once. A new value or question in copier.yml is covered without editing any list.
+`python -m fastscaffold.matrix` prints tests/MATRIX.md.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ Combination = dict[str, object]
 
 
 def values_of(question: options.Question) -> list[object]:
-    """The answers a choice question can take: its choices, or each subset of a multiselect."""
+    """The answers an axis can take: its choices, each subset of a multiselect, or yes and no."""
+    if question.type == "bool":
+        return [True, False]
     choices = list(question.choices or ())
     if not question.multiselect:
         return list(choices)
@@ -28,8 +32,9 @@ def values_of(question: options.Question) -> list[object]:
     ]
 
 
-def _choice_questions() -> list[options.Question]:
-    return [q for q in options.questions() if q.choices]
+def axes() -> list[options.Question]:
+    """The questions whose every answer is tested: choice, multiselect and yes/no questions."""
+    return [q for q in options.questions() if q.choices or q.type == "bool"]
 
 
 def valid(combination: Combination) -> bool:
@@ -42,8 +47,8 @@ def valid(combination: Combination) -> bool:
 
 
 def tier1() -> list[Combination]:
-    """Every valid product of the choice questions (ints at their defaults)."""
-    questions = _choice_questions()
+    """Every valid product of the axes (other questions at their defaults)."""
+    questions = axes()
     combos = (
         {q.name: value for q, value in zip(questions, values, strict=True)}
         for values in itertools.product(*(values_of(q) for q in questions))
@@ -57,7 +62,7 @@ def _pairs(combo: Combination, names: Sequence[str]) -> set[tuple[str, str, str,
 
 def _pairwise(names: Sequence[str]) -> list[Combination]:
     """A small set of combinations of `names` covering every valid pair of values (greedy)."""
-    questions = {q.name: q for q in _choice_questions()}
+    questions = {q.name: q for q in axes()}
     candidates = [
         dict(zip(names, values, strict=True))
         for values in itertools.product(*(values_of(questions[n]) for n in names))
@@ -75,7 +80,7 @@ def _pairwise(names: Sequence[str]) -> list[Combination]:
 def tier2() -> list[Combination]:
     """The covering set `fastscaffold check` runs on: pairwise, then every remaining value."""
     combos = _pairwise(PAIRWISE)
-    for q in _choice_questions():
+    for q in axes():
         if q.name in PAIRWISE:
             continue
         # Rotate through the values, taking for each combination the next one it accepts.
@@ -91,23 +96,29 @@ def tier2() -> list[Combination]:
 
 
 def label(combo: Combination) -> str:
-    """A short id: the values joined by '-', a multiselect's by '+'."""
-    return "-".join(
-        ("+".join(map(str, v)) or "nothing") if isinstance(v, list) else str(v)
-        for v in combo.values()
-    )
+    """A short id: the values joined by '-', a multiselect's by '+', a yes/no as `[no-]name`."""
+    return "-".join(_label(name, value) for name, value in combo.items())
+
+
+def _label(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        return name.replace("_", "-") if value else f"no-{name.replace('_', '-')}"
+    if isinstance(value, list):
+        return "+".join(map(str, value)) or "nothing"
+    return str(value)
 
 
 def markdown() -> str:
     """The MATRIX.md table."""
-    questions = [q.name for q in _choice_questions()]
+    questions = [q.name for q in axes()]
     rows = [
         "# Tested combinations",
         "",
         "Generated from copier.yml by `python -m fastscaffold.matrix`; a test keeps it current.",
         "",
         f"- **Tier 1** (every CI run): all {len(tier1())} valid combinations of "
-        f"{', '.join(questions)} render, compile, have no leftover Jinja and pass ruff.",
+        f"{', '.join(questions)} (the other questions at their defaults) render, compile, have "
+        "no leftover Jinja and pass `ruff check` and `ruff format --check`.",
         "- **Tier 2** (every CI run): `fastscaffold check` (install, lint, types, the project's "
         "own tests, boot with its real server and workers, graceful stop) on these "
         f"{len(tier2())}, against real PostgreSQL and Redis. MongoDB has no server here: its "
@@ -121,6 +132,8 @@ def markdown() -> str:
 
 
 def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, list):
         return ", ".join(map(str, value)) or "(none)"
     return str(value)
