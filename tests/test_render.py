@@ -1,8 +1,19 @@
-"""Tier 1: every combination of choices renders into clean, compilable, lint-free Python."""
+"""Tier 1: every combination of choices renders into clean, compilable, lint-free Python.
 
+The selected combinations render once each, two at a time, into one directory; `ruff check` and
+`ruff format --check` then run once each over all of them (ruff reads each project's own
+pyproject.toml), and every combination's tests look up their own results.
+"""
+
+import json
+import multiprocessing
 import os
 import subprocess
 import sys
+import traceback
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,26 +24,119 @@ from fastscaffold.render import render
 
 RUFF = [sys.executable, "-m", "ruff"]
 LEFTOVER_JINJA = ("{{", "{%", "{#")
+RENDER_PROCESSES = 2
 
 
 def combinations() -> list[dict[str, object]]:
     return matrix.tier1()
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """The projects of one tier-1 run, by combination label, and what ruff said about each."""
+
+    projects: dict[str, Path]
+    failures: dict[str, str]
+    lint: dict[str, list[str]]
+    unformatted: dict[str, list[str]]
+
+
+def _render(combo: dict[str, object], dest: Path) -> str | None:
+    """Render one combination in a worker process; return the error, if any, as text."""
+    try:
+        render(options.with_defaults(combo), dest, overwrite=False)
+    except Exception:  # reported by the combination's tests, not lost with the worker
+        return traceback.format_exc(limit=-3)
+    return None
+
+
+def _ruff(root: Path, *args: str) -> dict[str, list[str]]:
+    """Run ruff once over every project under `root`; return its findings by project."""
+    env = {**os.environ, "RUFF_NO_CACHE": "true"}
+    result = subprocess.run(
+        [*RUFF, *args, "--no-cache", "--output-format", "json", "."],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if result.returncode not in (0, 1):  # ruff itself failed: no project can be judged
+        message = f"ruff {' '.join(args)} exited {result.returncode}: {result.stderr}"
+        return {project.name: [message] for project in root.iterdir()}
+    found: dict[str, list[str]] = defaultdict(list)
+    for item in json.loads(result.stdout or "[]"):
+        path = Path(item["filename"]).relative_to(root)
+        where = item.get("location") or {}
+        found[path.parts[0]].append(
+            f"{Path(*path.parts[1:])}:{where.get('row', '?')}: {item.get('code')} "
+            f"{item.get('message')}"
+        )
+    return found
+
+
+def _selected(request: pytest.FixtureRequest) -> dict[str, dict[str, object]]:
+    """The combinations of this module's tests that the session runs (all, unless -k etc.)."""
+    selected = {}
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if getattr(item, "module", None) is request.module and callspec:
+            if (combo := callspec.params.get("combo")) is not None:
+                selected[matrix.label(combo)] = combo
+    return selected
+
+
+@pytest.fixture(scope="module")
+def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    """Render the combinations this session selected; run ruff over all of them at once."""
+    root = tmp_path_factory.mktemp("tier1")
+    selected = _selected(request)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(RENDER_PROCESSES, mp_context=context) as pool:
+        errors = dict(
+            zip(
+                selected,
+                pool.map(_render, selected.values(), [root / label for label in selected]),
+                strict=True,
+            )
+        )
+    return Rendered(
+        projects={label: root / label for label in selected},
+        failures={label: error for label, error in errors.items() if error},
+        lint=_ruff(root, "check"),
+        unformatted=_ruff(root, "format", "--check"),
+    )
+
+
 @pytest.fixture(scope="module", params=combinations(), ids=matrix.label)
-def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dest = tmp_path_factory.mktemp("tier1") / "svc"
-    render(options.with_defaults(request.param), dest, overwrite=False)
-    return dest
+def combo(request: pytest.FixtureRequest) -> dict[str, object]:
+    combination: dict[str, object] = request.param
+    return combination
 
 
-def test_combinations_cover_every_choice() -> None:
-    combos = combinations()
-    for q in options.questions():
-        if q.multiselect:
-            assert {c for combo in combos for c in combo[q.name]} == set(q.choices or ())  # type: ignore[attr-defined]
-        elif q.choices:
-            assert {c[q.name] for c in combos} == set(q.choices)
+@pytest.fixture
+def label(combo: dict[str, object]) -> str:
+    return matrix.label(combo)
+
+
+@pytest.fixture
+def project(rendered: Rendered, label: str) -> Path:
+    if label in rendered.failures:
+        pytest.fail(f"{label} did not render:\n{rendered.failures[label]}", pytrace=False)
+    return rendered.projects[label]
+
+
+@pytest.mark.parametrize("tier", [matrix.tier1, matrix.tier2])
+@pytest.mark.parametrize("question", matrix.axes(), ids=lambda q: q.name)
+def test_combinations_cover_every_value(tier: object, question: options.Question) -> None:
+    combos = tier()  # type: ignore[operator]
+    covered = {
+        value
+        for combo in combos
+        for value in (combo[question.name] if question.multiselect else [combo[question.name]])
+    }
+    expected = question.choices if question.multiselect else matrix.values_of(question)
+    assert covered == set(expected or ())
 
 
 @pytest.mark.parametrize(
@@ -62,13 +166,12 @@ def test_no_leftover_jinja(project: Path) -> None:
             assert "{%" not in path.name and "{{" not in path.name
 
 
-def test_ruff_check_and_format(project: Path) -> None:
-    env = {**os.environ, "RUFF_NO_CACHE": "true"}
-    for args in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
-        result = subprocess.run(
-            [*RUFF, *args], cwd=project, capture_output=True, text=True, env=env, check=False
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+def test_ruff_check(project: Path, rendered: Rendered, label: str) -> None:
+    assert rendered.lint.get(label, []) == []
+
+
+def test_ruff_format(project: Path, rendered: Rendered, label: str) -> None:
+    assert rendered.unformatted.get(label, []) == []
 
 
 def test_answers_are_recorded(project: Path) -> None:
