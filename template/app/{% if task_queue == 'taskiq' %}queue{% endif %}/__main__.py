@@ -8,13 +8,15 @@ import shlex
 import sys
 
 from app.core.config import Settings, get_settings
+from app.features import FEATURES
 
 
 def command(settings: Settings) -> list[str]:
     """The taskiq worker command: QUEUE_WORKERS processes, QUEUE_CONCURRENCY jobs each."""
+    tasks = [module for feature in FEATURES for module in feature.tasks]
     return [
         sys.executable, "-m", "taskiq", "worker",
-        "app.queue.broker:broker", "app.queue.tasks",
+        "app.queue.broker:broker", *tasks,
         "--workers", str(settings.QUEUE_WORKERS),
         "--max-async-tasks", str(settings.QUEUE_CONCURRENCY),
         # Acknowledge only once the result is stored: a crash before that means redelivery.

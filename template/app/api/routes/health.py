@@ -1,0 +1,65 @@
+"""Probes: `live` never touches a dependency; `ready` checks what requests need."""
+
+import asyncio
+import logging
+from typing import Literal
+
+from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel
+
+from app.core.feature import Check, Checks
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/health", tags=["health"])
+
+# One deadline for all checks together, below the 2-3 s timeouts probes are usually given.
+READY_TIMEOUT = 1.5
+
+CheckState = Literal["ok", "unavailable"]
+
+
+class Live(BaseModel):
+    """The process answers."""
+
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    """Whether every dependency answered, and each one's state."""
+
+    status: CheckState
+    checks: dict[str, CheckState]
+
+
+@router.get("/live")
+async def live() -> Live:
+    """The process is up and its event loop answers (restart it if not)."""
+    return Live(status="ok")
+
+
+async def _probe(name: str, check: Check, deadline: float) -> CheckState:
+    try:
+        async with asyncio.timeout_at(deadline):
+            await check()
+    except Exception as exc:  # any failure means "not ready", never a 500
+        logger.warning("readiness: %s check failed: %r", name, exc)
+        return "unavailable"
+    return "ok"
+
+
+@router.get(
+    "/ready",
+    responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Ready, "description": "Not ready"}},
+)
+async def ready(request: Request, response: Response) -> Ready:
+    """Dependencies answer; 503 takes this instance out of the load balancer."""
+    checks: Checks = request.state.checks
+    deadline = asyncio.get_running_loop().time() + READY_TIMEOUT
+    states = await asyncio.gather(
+        *(_probe(name, check, deadline) for name, check in checks.items())
+    )
+    results = dict(zip(checks, states, strict=True))
+    ok = all(state == "ok" for state in results.values())
+    if not ok:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return Ready(status="ok" if ok else "unavailable", checks=results)

@@ -1,0 +1,55 @@
+"""The application: `create_app()` and the one lifespan that owns every shared resource."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from app.api import errors
+from app.api.routes import health
+from app.core.config import Settings, get_settings
+from app.core.feature import Checks
+from app.core.threads import size_thread_pools
+from app.features import FEATURES
+
+logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    """Open resources in order and close them in reverse; runs once per worker process.
+
+    What it yields is each request's `request.state` (read it through `app/api/deps.py`).
+    """
+    settings: Settings = app.state.settings
+    async with AsyncExitStack() as stack:
+        executor = size_thread_pools(settings.THREADPOOL_SIZE)
+        stack.callback(executor.shutdown, wait=False, cancel_futures=True)
+        http_client = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=settings.UPSTREAM_TIMEOUT)
+        )
+        checks: Checks = {}
+        state: dict[str, Any] = {"settings": settings, "http_client": http_client, "checks": checks}
+        for feature in FEATURES:
+            if feature.open is not None:
+                checks.update(await stack.enter_async_context(feature.open(app, state)))
+        yield state
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; tests pass their own settings."""
+    settings = settings or get_settings()
+    app = FastAPI(title=settings.PROJECT_NAME, lifespan=lifespan)
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(health.router)
+    for feature in FEATURES:
+        for router in feature.routers:
+            app.include_router(router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""The process pool for CPU-bound work, and the work it runs."""

@@ -1,0 +1,50 @@
+"""Fixtures: settings made only from what tests set, the app with its real lifespan, a client.
+
+Each feature adds its own fixtures as a module in `tests/plugins/` (the database's, say).
+"""
+
+import pkgutil
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from app.core.config import Settings
+from tests import plugins
+
+pytest_plugins = [
+    f"tests.plugins.{module.name}" for module in pkgutil.iter_modules(plugins.__path__)
+]
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Never the developer's `.env`; plugins point the environment at test services."""
+    return Settings(_env_file=None, PROCESS_POOL_SIZE=1)
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    from app.main import create_app  # after the plugins have set the environment up
+
+    return create_app(settings)
+
+
+def client_for(app: ASGIApp) -> httpx.AsyncClient:
+    """An HTTP client that calls `app` in-process."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for the app inside its real lifespan (which hands its state to requests)."""
+    async with LifespanManager(app) as manager, client_for(manager.app) as c:
+        yield c

@@ -1,0 +1,1 @@
+"""Fixtures each chosen feature brings; `tests/conftest.py` loads every module here."""
