@@ -23,7 +23,7 @@ def schema() -> dict[str, object]:
 
 
 def generate(dest: Path, **answers: object) -> Path:
-    render(options.with_defaults({"workers": 2, **answers}), dest, overwrite=False)
+    render(options.with_defaults({"workers": "2", **answers}), dest, overwrite=False)
     return dest
 
 

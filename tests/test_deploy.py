@@ -83,7 +83,7 @@ def combinations() -> list[Answers]:
         {"deployment": ["docker"], "server": "gunicorn"},
         {"deployment": []},
         # Over PostgreSQL's connection budget: the guide must say so.
-        {"database": "postgres", "deployment": TARGETS[:2], "workers": 8},
+        {"database": "postgres", "deployment": TARGETS[:2], "workers": "8"},
     ]
     for combo in combos:
         assert allowed(options.with_defaults(combo)), combo

@@ -70,7 +70,7 @@ class Project:
 
 def build(name: str, base: Path) -> Project:
     """Render variant `name` and install it into a fresh venv."""
-    answers = options.with_defaults({"workers": WORKERS, **VARIANTS[name]})
+    answers = options.with_defaults({"workers": str(WORKERS), **VARIANTS[name]})
     if answers["database"] == "postgres":
         postgres_server()  # skip or fail before spending an install on it
     if answers["task_queue"] == "taskiq":

@@ -60,7 +60,7 @@ def test_plain_copier_renders_the_same_project(tmp_path: Path) -> None:
     source.mkdir()
     shutil.copy(REPO / "copier.yml", source)
     shutil.copytree(REPO / "template", source / "template")
-    answers = options.with_defaults({"server": "gunicorn", "workers": 3})
+    answers = options.with_defaults({"server": "gunicorn", "workers": "3"})
     data = [arg for name, value in answers.items() for arg in ("--data", f"{name}={value}")]
     run(
         [sys.executable, "-m", "copier", "copy", "--defaults", *data, str(source), "by-copier"],

@@ -115,12 +115,12 @@ def history_repo(tmp_path_factory: pytest.TempPathFactory) -> History:
     readme.write_text("".join(["# {{ project_name }}: a FastAPI service\n", *lines[1:]]))
     config = files / "app" / "core" / "config.py.jinja"
     config.write_text("# v2: every setting is an environment variable.\n" + config.read_text())
-    append(files / "app" / "core" / "events.py", "# v2: events are kept in memory only.\n")
+    append(files / "app" / "core" / "threads.py", "# v2: events are kept in memory only.\n")
     (files / "CHANGELOG.md").write_text("## 2.0.0\n")
     commit_all(template, "Template 2.0.0")
     git(template, "tag", "v2.0.0")
 
-    append(files / "app" / "core" / "pools.py", "# v3: pools are opened in the lifespan.\n")
+    append(files / "app" / "core" / "workers.py", "# v3: pools are opened in the lifespan.\n")
     append(files / "CHANGELOG.md", "## 3.0.0\n")
     commit_all(template, "Template 3.0.0")
     git(template, "tag", "v3.0.0")
@@ -158,8 +158,8 @@ def updated(history_repo: History, tmp_path_factory: pytest.TempPathFactory) -> 
     readme.write_text("".join(["# svc, the orders service\n", *lines[1:]]))
     append(project / "app" / "main.py", "# user: routers are mounted in create_app.\n")
     append(project / "app" / "core" / "config.py", "# user: nothing after Settings.\n")
-    (project / "app" / "core" / "events.py").unlink()
-    (project / "app" / "core" / "compute.py").unlink()
+    (project / "app" / "core" / "threads.py").unlink()
+    (project / "app" / "core" / "feature.py").unlink()
     commit_all(project, "User edits")
     return Updated(project=project, result=fastscaffold("update", project))
 
@@ -167,7 +167,7 @@ def updated(history_repo: History, tmp_path_factory: pytest.TempPathFactory) -> 
 def test_template_changes_arrive(updated: Updated, history_repo: History) -> None:
     project = updated.project
     assert (project / "CHANGELOG.md").read_text() == "## 2.0.0\n## 3.0.0\n"
-    assert (project / "app" / "core" / "pools.py").read_text().endswith("in the lifespan.\n")
+    assert (project / "app" / "core" / "workers.py").read_text().endswith("in the lifespan.\n")
     assert answers(project)["_commit"] == "v3.0.0"
     assert answers(project)["_src_path"] == str(history_repo.template)
 
@@ -198,16 +198,16 @@ def test_a_genuine_conflict_is_marked_reported_and_exits_1(updated: Updated) -> 
 
 def test_a_deleted_file_returns_only_when_the_update_changed_it(updated: Updated) -> None:
     core = updated.project / "app" / "core"
-    assert (core / "events.py").read_text().endswith("# v2: events are kept in memory only.\n")
-    assert not (core / "compute.py").exists()
-    assert "  restored  app/core/events.py\n" in updated.result.stdout
-    assert "compute.py" not in updated.result.stdout
+    assert (core / "threads.py").read_text().endswith("# v2: events are kept in memory only.\n")
+    assert not (core / "feature.py").exists()
+    assert "  restored  app/core/threads.py\n" in updated.result.stdout
+    assert "feature.py" not in updated.result.stdout
 
 
 def test_the_update_is_left_uncommitted_for_review(updated: Updated) -> None:
     assert git(updated.project, "log", "-1", "--format=%s").strip() == "User edits"
     status = git(updated.project, "status", "--porcelain").splitlines()
-    assert {"UU README.md", "?? CHANGELOG.md", " M app/core/pools.py"} <= set(status)
+    assert {"UU README.md", "?? CHANGELOG.md", " M app/core/workers.py"} <= set(status)
 
 
 def test_check_exits_0_once_updated(updated: Updated) -> None:
@@ -233,7 +233,7 @@ def test_to_stops_at_that_version(project: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "from template 1.0.0 to 2.0.0" in result.stdout
     assert (project / "CHANGELOG.md").read_text() == "## 2.0.0\n"
-    assert "v3" not in (project / "app" / "core" / "pools.py").read_text()
+    assert "v3" not in (project / "app" / "core" / "workers.py").read_text()
     commit_all(project, "Template 2.0.0")
     behind = fastscaffold("update", project, "--check")
     assert (behind.exit_code, "2.0.0; 3.0.0 is available" in behind.stdout) == (2, True)

@@ -200,13 +200,27 @@ class Checker:
                 cwd=self.project, env=env, log=self.work / "queue.log",
             )  # fmt: skip
         self._wait_ready()
-        expected = int(os.environ.get("WEB_CONCURRENCY") or str(self.report.answers["workers"]))
+        expected = self._expected_workers(env)
         failures = probe_endpoints(self.base, self.report.answers)
         if failures:
             raise StepFailed("; ".join(failures), self._logs())
         found = len(processes.workers(self.server.pid))
         if expected > 1 and found != expected:  # one worker means no supervisor process
             raise StepFailed(f"{found} worker processes, expected {expected}", self._logs())
+
+    def _expected_workers(self, env: dict[str, str]) -> int:
+        """The worker count the configuration asks for; `auto` as the project resolves it."""
+        wanted = os.environ.get("WEB_CONCURRENCY") or str(self.report.answers["workers"])
+        if wanted.strip().lower() != "auto":
+            return int(wanted)
+        code = "from app.core.config import get_settings; print(get_settings().WEB_CONCURRENCY)"
+        result = subprocess.run(
+            [str(self.python), "-c", code], cwd=self.project, env=env,
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode != 0 or not result.stdout.strip().isdigit():
+            raise StepFailed("could not resolve WEB_CONCURRENCY=auto", result.stderr[-2000:])
+        return int(result.stdout.strip())
 
     def step_stop(self) -> None:
         """SIGTERM with requests in flight: they complete and the whole tree exits in time."""

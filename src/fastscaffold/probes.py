@@ -30,19 +30,25 @@ def probe_endpoints(base: str, answers: Mapping[str, object]) -> list[str]:
     probes: list[tuple[str, str, object, Expect]] = [
         ("GET", "/health/live", None, status_is(200, status="ok")),
         ("GET", "/health/ready", None, status_is(200, status="ok")),
-        ("GET", "/examples/sleep?seconds=0.01", None, status_is(200, seconds=0.01)),
-        ("GET", "/examples/fan-out?calls=3&seconds=0.01", None, status_is(200, calls=3)),
-        ("GET", "/examples/blocking?seconds=0.01", None, status_is(200, seconds=0.01)),
-        ("POST", "/examples/cpu?limit=100", None, status_is(200, count=25)),
-        ("POST", "/examples/background?seconds=0", None, status_is(202)),
-        ("POST", "/examples/fire-and-forget?seconds=0", None, status_is(202)),
     ]
+    if answers.get("examples", True):
+        probes += _EXAMPLES
     failures = [_call(base, *probe) for probe in probes]
     if answers.get("database") != "none":
         failures += _items(base)
     if answers.get("task_queue") == "taskiq":
         failures.append(_job(base))
     return [failure for failure in failures if failure]
+
+
+_EXAMPLES: list[tuple[str, str, object, Expect]] = [
+    ("GET", "/examples/sleep?seconds=0.01", None, status_is(200, seconds=0.01)),
+    ("GET", "/examples/fan-out?calls=3&seconds=0.01", None, status_is(200, calls=3)),
+    ("GET", "/examples/blocking?seconds=0.01", None, status_is(200, seconds=0.01)),
+    ("POST", "/examples/cpu?limit=100", None, status_is(200, count=25)),
+    ("POST", "/examples/background?seconds=0", None, status_is(202)),
+    ("POST", "/examples/fire-and-forget?seconds=0", None, status_is(202)),
+]
 
 
 def _call(base: str, method: str, path: str, body: object, expect: Expect) -> str | None:
