@@ -167,11 +167,13 @@ def test_no_leftover_jinja(project: Path) -> None:
 
 
 def test_ruff_check(project: Path, rendered: Rendered, label: str) -> None:
-    assert rendered.lint.get(label, []) == []
+    findings = rendered.lint.get(label, [])
+    assert not findings, "\n".join(findings)
 
 
 def test_ruff_format(project: Path, rendered: Rendered, label: str) -> None:
-    assert rendered.unformatted.get(label, []) == []
+    findings = rendered.unformatted.get(label, [])
+    assert not findings, "\n".join(findings)
 
 
 def test_answers_are_recorded(project: Path) -> None:
