@@ -68,6 +68,26 @@ def postgres_server() -> str:
     return _service("TEST_POSTGRES_URL", "postgresql://user:pass@host:port")
 
 
+def mongodb_server() -> str:
+    """The MongoDB wire-protocol server for tests (TEST_MONGODB_URL; FerretDB in CI)."""
+    return _service("TEST_MONGODB_URL", "mongodb://host:port")
+
+
+_DROP_MONGODB = """
+import sys
+from pymongo import MongoClient
+url, name = sys.argv[1:]
+with MongoClient(url, serverSelectionTimeoutMS=5000) as client:
+    client.drop_database(name)
+"""
+
+
+def drop_mongodb_database(python: Path, url: str) -> None:
+    """Drop the database a test made (with the project's own PyMongo)."""
+    server, name = url.rsplit("/", 1)
+    run([str(python), "-c", _DROP_MONGODB, server, name], cwd=python.parent)
+
+
 def redis_server() -> str:
     """The Redis server for tests (TEST_REDIS_URL)."""
     return _service("TEST_REDIS_URL", "redis://host:port/0")

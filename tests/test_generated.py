@@ -15,10 +15,12 @@ from fastscaffold.processes import alive, free_port, workers
 from fastscaffold.render import render
 from tests.generated import (
     descendants,
+    drop_mongodb_database,
     drop_postgres_database,
     get_json,
     install,
     make_venv,
+    mongodb_server,
     post_json,
     postgres_database,
     postgres_server,
@@ -58,9 +60,7 @@ class Project:
         elif self.database == "postgres":
             self.env["DATABASE_URL"] = postgres_database(python, f"fs_{uuid.uuid4().hex[:10]}")
         elif self.database == "mongodb":
-            # No MongoDB server here: boot without migrating and expect "not ready".
-            self.env["DATABASE_URL"] = f"mongodb://127.0.0.1:{free_port()}/app"
-            self.env["MIGRATE_ON_START"] = "false"
+            self.env["DATABASE_URL"] = f"{mongodb_server()}/fs_{uuid.uuid4().hex[:10]}"
         if answers["task_queue"] == "taskiq":
             self.env["REDIS_URL"] = redis_server()
 
@@ -73,6 +73,8 @@ def build(name: str, base: Path) -> Project:
     answers = options.with_defaults({"workers": str(WORKERS), **VARIANTS[name]})
     if answers["database"] == "postgres":
         postgres_server()  # skip or fail before spending an install on it
+    if answers["database"] == "mongodb":
+        mongodb_server()
     if answers["task_queue"] == "taskiq":
         redis_server()
     root = base / "svc"
@@ -90,6 +92,8 @@ def built() -> Iterator[dict[str, Project]]:
     for project in projects.values():
         if project.database == "postgres":
             drop_postgres_database(project.python, project.env["DATABASE_URL"])
+        elif project.database == "mongodb":
+            drop_mongodb_database(project.python, project.env["DATABASE_URL"])
 
 
 @pytest.fixture
@@ -119,12 +123,11 @@ def test_own_tests_pass(project: Project) -> None:
     env = {k: v for k, v in project.env.items() if k == "REDIS_URL"}
     if project.database == "postgres":
         env["DATABASE_URL"] = project.env["DATABASE_URL"]
+    elif project.database == "mongodb":
+        env["MONGODB_URL"] = mongodb_server()
     out = project.tool("pytest", "-q", "-p", "no:cacheprovider", "-rs", env=env)
     assert " passed" in out and "failed" not in out
-    if project.database == "mongodb":
-        assert "no MongoDB server: set MONGODB_URL" in out  # skipped, and saying why
-    else:
-        assert "skipped" not in out
+    assert "skipped" not in out
 
 
 @variants()
@@ -134,7 +137,7 @@ def test_lint_and_types(project: Project) -> None:
     project.tool("mypy", "--no-incremental", "app", "tests")
 
 
-@variants("sqlite", "postgres")
+@variants("sqlite", "postgres", "mongodb")
 def test_migrations_are_idempotent(project: Project) -> None:
     first = project.tool("app.migrate", env=project.env)
     second = project.tool("app.migrate", env=project.env)
@@ -164,8 +167,7 @@ def test_serves_with_workers_and_stops_gracefully(project: Project) -> None:
                     break
         assert len(pids) == WORKERS
         assert pids <= set(descendants(proc.pid))
-        expected_ready = 503 if project.database == "mongodb" else 200
-        assert get_json(f"{base}/health/ready")[0] == expected_ready
+        assert get_json(f"{base}/health/ready")[0] == 200
 
         # A request in flight when SIGTERM arrives still completes.
         with ThreadPoolExecutor(1) as pool:
@@ -186,7 +188,7 @@ def test_serves_with_workers_and_stops_gracefully(project: Project) -> None:
         assert not [pid for pid in tree if alive(pid)]
 
 
-@variants("sqlite", "postgres")
+@variants("sqlite", "postgres", "mongodb")
 def test_concurrent_writes_survive_a_restart(project: Project) -> None:
     base, env = boot_env(project)
     names = [f"item-{n}" for n in range(WRITES)]

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from fastscaffold import matrix, options
-from fastscaffold.processes import free_port
 from fastscaffold.render import render
 from tests.conftest import Run
-from tests.generated import postgres_server, redis_server
+from tests.generated import mongodb_server, postgres_server, redis_server
 
 MATRIX_MD = Path(__file__).with_name("MATRIX.md")
 
@@ -51,6 +50,16 @@ def test_matrix_md_is_current() -> None:
     )
 
 
+async def _drop_mongodb(server: str, name: str) -> None:
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(server)
+    try:
+        await client.drop_database(name)
+    finally:
+        await client.close()
+
+
 async def _admin(server: str, sql: str) -> None:
     import asyncpg
 
@@ -72,15 +81,17 @@ def services(combo: matrix.Combination, monkeypatch: pytest.MonkeyPatch) -> Iter
         asyncio.run(_admin(server, f'CREATE DATABASE "{created}"'))
         monkeypatch.setenv("DATABASE_URL", f"{server}/{created}")
     elif combo["database"] == "mongodb":
-        # No MongoDB server here: nothing listens there, so the boot steps cannot pass.
-        monkeypatch.setenv("DATABASE_URL", f"mongodb://127.0.0.1:{free_port()}/check")
-        extra += ["--skip", "boot", "--skip", "stop"]
+        mongo = f"check_{uuid.uuid4().hex[:10]}"
+        monkeypatch.setenv("DATABASE_URL", f"{mongodb_server()}/{mongo}")
+        monkeypatch.setenv("MONGODB_URL", mongodb_server())  # the project's own tests
     else:
         monkeypatch.delenv("DATABASE_URL", raising=False)
     if combo["task_queue"] == "taskiq":
         monkeypatch.setenv("REDIS_URL", redis_server())
     monkeypatch.setenv("GRACEFUL_TIMEOUT", "10")
     yield extra
+    if combo["database"] == "mongodb":
+        asyncio.run(_drop_mongodb(mongodb_server(), mongo))
     if created:
         asyncio.run(_admin(postgres_server(), f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)'))
 
