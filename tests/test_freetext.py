@@ -43,7 +43,8 @@ TEXT = st.one_of(
 
 
 def refused(text: str) -> bool:
-    return bool(REFUSED.search(text)) or len(text) > LONGEST
+    # Outer whitespace too: Markdown would drop it (or read four spaces as a code block).
+    return bool(REFUSED.search(text)) or text != text.strip() or len(text) > LONGEST
 
 
 @contextmanager
