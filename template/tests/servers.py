@@ -40,9 +40,10 @@ def call(method: str, url: str, body: object = None) -> tuple[int, Any]:
 
 @contextmanager
 def running(
-    args: list[str], env: Mapping[str, str], log: Path, ready: str, timeout: float = 60
+    args: list[str], env: Mapping[str, str], log: Path, ready: str | None, timeout: float = 60
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start `args` in the project directory, wait until `ready` answers 200, stop it after."""
+    """Start `args` in the project directory, wait until `ready` (a URL; None: nothing to
+    wait for) answers 200, and stop the process group after."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
             args,
@@ -54,7 +55,7 @@ def running(
         )
         try:
             deadline = time.monotonic() + timeout
-            while True:
+            while ready is not None:
                 try:
                     if call("GET", ready)[0] == 200:
                         break
