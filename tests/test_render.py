@@ -41,6 +41,45 @@ class Rendered:
     unformatted: dict[str, list[str]]
 
 
+def _memoize_jinja_compile() -> None:
+    """In a render worker: compile each distinct template source once for all its renders.
+
+    Every copier run builds a fresh Jinja environment and compiles every template again, which
+    is most of a render's time. The compiled code object depends only on the source and the
+    environment's syntax settings, which are the same for every combination, so the worker
+    reuses it; copier still renders each file from it with each combination's answers.
+    """
+    import jinja2
+
+    compile_source = jinja2.Environment.compile
+    compiled: dict[tuple[object, ...], object] = {}
+
+    def compile(  # noqa: A001 - the method it stands in for
+        self: jinja2.Environment,
+        source: object,
+        name: str | None = None,
+        filename: str | None = None,
+        raw: bool = False,
+        defer_init: bool = False,
+    ) -> object:
+        if not isinstance(source, str):
+            return compile_source(self, source, name, filename, raw, defer_init)  # type: ignore[call-overload]
+        key = (
+            type(self), source, name, filename, raw, defer_init, self.block_start_string,
+            self.block_end_string, self.variable_start_string, self.variable_end_string,
+            self.comment_start_string, self.comment_end_string, self.line_statement_prefix,
+            self.line_comment_prefix, self.trim_blocks, self.lstrip_blocks,
+            self.newline_sequence, self.keep_trailing_newline, self.optimized,
+            repr(self.autoescape), tuple(sorted(self.extensions)), tuple(sorted(self.filters)),
+            tuple(sorted(self.tests)),
+        )  # fmt: skip
+        if key not in compiled:
+            compiled[key] = compile_source(self, source, name, filename, raw, defer_init)  # type: ignore[call-overload]
+        return compiled[key]
+
+    jinja2.Environment.compile = compile  # type: ignore[assignment,method-assign]
+
+
 def _render(combo: dict[str, object], dest: Path) -> str | None:
     """Render one combination in a worker process; return the error, if any, as text."""
     try:
@@ -92,7 +131,9 @@ def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     root = tmp_path_factory.mktemp("tier1")
     selected = _selected(request)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(RENDER_PROCESSES, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        RENDER_PROCESSES, mp_context=context, initializer=_memoize_jinja_compile
+    ) as pool:
         errors = dict(
             zip(
                 selected,

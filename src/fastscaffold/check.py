@@ -161,7 +161,12 @@ class Checker:
             venv = [uv, "venv", "-q", str(self.venv)] if uv else [sys.executable, "-m", "venv"]
             self.tool(*venv, *([] if uv else [str(self.venv)]))
         if uv:
-            self.tool(uv, "pip", "install", "-q", "--python", str(self.python), "-e", ".[dev]")
+            # Compiled bytecode, as pip leaves it: the servers and tests run with
+            # PYTHONDONTWRITEBYTECODE, so without it every process compiles its imports again.
+            self.tool(
+                uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(self.python),
+                "-e", ".[dev]",
+            )  # fmt: skip
         else:
             self.tool(str(self.python), "-m", "pip", "install", "-q", "-e", ".[dev]")
 
