@@ -13,6 +13,19 @@ from fastscaffold.cli import app
 
 Run = Callable[..., Result]
 
+# Modules whose tests are independent of each other and each costly (a project installed and
+# checked per test): pytest-xdist spreads them over its workers. Every other module keeps its
+# tests on one worker, so its module-scoped fixtures (a tier-1 render, installed variants)
+# are built once.
+SPREAD = {"test_matrix", "test_check"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if module not in SPREAD:
+            item.add_marker(pytest.mark.xdist_group(module))
+
 
 @pytest.fixture
 def run() -> Run:

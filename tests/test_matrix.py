@@ -88,6 +88,8 @@ def services(combo: matrix.Combination, monkeypatch: pytest.MonkeyPatch) -> Iter
         monkeypatch.delenv("DATABASE_URL", raising=False)
     if combo["task_queue"] == "taskiq":
         monkeypatch.setenv("REDIS_URL", redis_server())
+        # A queue of its own: rows checked at the same time never take each other's jobs.
+        monkeypatch.setenv("PROJECT_NAME", f"check-{uuid.uuid4().hex[:8]}")
     monkeypatch.setenv("GRACEFUL_TIMEOUT", "10")
     yield extra
     if combo["database"] == "mongodb":
