@@ -7,6 +7,9 @@ from pydantic_settings import BaseSettings
 
 from app.core.workers import resolve_workers
 
+# Seconds past the stop budget before a server kills a worker still stopping.
+KILL_MARGIN = 5
+
 # `auto` or a number; always an int once validated.
 Workers = Annotated[int, BeforeValidator(resolve_workers), Field(ge=1)]
 
@@ -23,11 +26,27 @@ class ServiceSettings(BaseSettings):
     PORT: int = Field(default=8000, ge=1, le=65535)
     WEB_CONCURRENCY: Workers = 1
     THREADPOOL_SIZE: int = Field(default=40, ge=1)
-    # Seconds in-flight requests get to finish after SIGTERM.
-    GRACEFUL_TIMEOUT: int = Field(default=30, ge=1)
+    # The stop budget: after SIGTERM, in this order, each part at most this many seconds.
+    # In-flight requests finish (the server stops accepting new ones first),
+    GRACEFUL_TIMEOUT: int = Field(default=20, ge=1)
+    # then background work the lifespan owns finishes or is cancelled,
+    DRAIN_TIMEOUT: int = Field(default=10, ge=0)
+    # then work still running in the process pool finishes or its processes are terminated.
+    POOL_TIMEOUT: int = Field(default=5, ge=0)
     # Must exceed the idle timeout of the proxy in front (nginx: 60 s) or it sees 502s.
     KEEP_ALIVE_TIMEOUT: int = Field(default=75, ge=1)
     # Addresses whose X-Forwarded-* headers are trusted: the proxy's, nobody else's.
     FORWARDED_ALLOW_IPS: str = "127.0.0.1"
     # Timeout of the shared HTTP client's calls to other services.
     UPSTREAM_TIMEOUT: float = Field(default=5.0, gt=0)
+
+    @property
+    def stop_budget(self) -> int:
+        """Seconds a stop may take in all: the sum of its parts."""
+        return self.GRACEFUL_TIMEOUT + self.DRAIN_TIMEOUT + self.POOL_TIMEOUT
+
+    @property
+    def kill_timeout(self) -> int:
+        """When the server kills a worker that is still stopping: the budget and a margin for
+        closing connections and exiting. Nothing in the budget reaches it."""
+        return self.stop_budget + KILL_MARGIN
