@@ -28,9 +28,14 @@ def binary() -> str:
 
 
 def on_loopback(conf: str, servers: list[int], listen: int) -> str:
-    """`conf` with its upstream line repeated for each loopback port and its listen port set."""
+    """`conf` with its upstream line repeated for each loopback port and its listen port set.
+
+    As the file documents for fixed addresses, the repeated lines drop `resolve`: there is
+    no name to re-resolve, and Debian's nginx (1.22) predates `resolve` on upstream servers.
+    """
     (upstream,) = UPSTREAM.finditer(conf)  # exactly one, or the documented line changed
-    indent, params = upstream.group(1), upstream.group(2) or ""
+    indent = upstream.group(1)
+    params = "".join(f" {p}" for p in (upstream.group(2) or "").split() if p != "resolve")
     lines = "\n".join(f"{indent}server 127.0.0.1:{port}{params};" for port in servers)
     conf = UPSTREAM.sub(lines, conf, count=1)
     conf, listens = LISTEN.subn(rf"\g<1>listen 127.0.0.1:{listen};", conf)

@@ -141,6 +141,8 @@ def test_broken_project_fails_at_the_right_step(
     step: str,
 ) -> None:
     monkeypatch.setenv("GRACEFUL_TIMEOUT", "3")
+    if step == "tests":  # the broken test fails first: the rest of the suite proves nothing
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-x")
     project = generate(tmp_path / "svc", database="none", workers=1)
     breakage(project)  # type: ignore[operator]
     # Only the steps up to the broken one matter; lint and types are skipped where they

@@ -11,10 +11,12 @@ import ipaddress
 import itertools
 import os
 import re
+import shlex
 import subprocess
 import sys
 import sysconfig
 import threading
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,8 @@ FORWARDED_HEADERS = {
     "X-Forwarded-Host",
 }
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")  # Service and label names
+DOCKER_DNS = "127.0.0.11"  # the resolver Docker gives containers on a user-defined network
+NGINX_RESOLVE = (1, 27, 3)  # the first open-source nginx with `resolve` on upstream servers
 
 
 def allowed(answers: Answers) -> bool:
@@ -279,10 +283,73 @@ def test_image_is_built_in_a_builder_stage_and_runs_on_slim_python(project: Proj
     assert arg.value == ("PYTHON_IMAGE=python:3.11-slim",)
     assert builder[0].value == ("${PYTHON_IMAGE}", "AS", "builder")
     assert runtime[0].value == ("${PYTHON_IMAGE}",)
-    assert any("pip install ." in i.value[0] for i in builder if i.cmd == "RUN")
     copies = [i for i in runtime if i.cmd == "COPY" and "--from=builder" in i.flags]
     assert [c.value for c in copies] == [("/opt/venv", "/opt/venv")]
     assert not any("pip" in i.value[0] for i in runtime if i.cmd == "RUN")
+
+
+def shell_words(instruction: Any) -> list[str]:
+    """A RUN instruction's shell command, split into words as the shell would."""
+    return shlex.split(instruction.value[0])
+
+
+def position(stage: list[Any], found: Callable[[Any], bool]) -> int:
+    """The index of the only instruction in `stage` for which `found` is true."""
+    (index,) = [n for n, instruction in enumerate(stage) if found(instruction)]
+    return index
+
+
+def copies_app(instruction: Any) -> bool:
+    return instruction.cmd in ("COPY", "ADD") and "app" in instruction.value[:-1]
+
+
+def installs_dependencies(instruction: Any) -> bool:
+    return instruction.cmd == "RUN" and "tomllib" in instruction.value[0]
+
+
+@with_target("docker")
+def test_dependencies_get_a_layer_of_their_own_before_the_code(project: Project) -> None:
+    builder = stages(project)[0]
+    dependencies = position(builder, installs_dependencies)
+    assert dependencies < position(builder, copies_app)
+    # Its cache key: only what was copied before it, which must be pyproject.toml alone.
+    copied = {
+        source
+        for i in builder[:dependencies]
+        if i.cmd in ("COPY", "ADD")
+        for source in i.value[:-1]
+    }
+    assert copied == {"pyproject.toml"}
+
+
+@with_target("docker")
+def test_dependency_layer_installs_the_projects_dependencies(project: Project) -> None:
+    builder = stages(project)[0]
+    words = shell_words(builder[position(builder, installs_dependencies)])
+    start = words.index("python")
+    flag, snippet, redirect, requirements = words[start + 1 : start + 5]
+    assert (flag, redirect) == ("-c", ">")
+    assert words[start + 5 :] == ["&&", "pip", "install", "-r", requirements]
+    # The same snippet, run here in the rendered project, as the builder runs it in /src.
+    result = subprocess.run(
+        [sys.executable, "-c", snippet], cwd=project.root, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    dependencies = tomllib.loads(project.text("pyproject.toml"))["project"]["dependencies"]
+    assert dependencies and result.stdout.splitlines() == dependencies
+
+
+@with_target("docker")
+def test_project_installs_after_its_code_without_dependencies_not_editable(
+    project: Project,
+) -> None:
+    builder = stages(project)[0]
+    runs = [n for n, i in enumerate(builder) if i.cmd == "RUN"]
+    words = shell_words(builder[runs[-1]])
+    assert runs[-1] > position(builder, copies_app)
+    assert words[:2] == ["pip", "install"] and words[-1] == "."
+    assert "--no-deps" in words
+    assert not {"-e", "--editable"} & set(words)  # the runtime stage gets no sources
 
 
 @with_target("docker")
@@ -567,15 +634,46 @@ def test_nginx_closes_idle_upstream_connections_before_the_app(project: Project)
 @with_target("compose")
 def test_nginx_forwards_the_client_address_scheme_and_host(project: Project) -> None:
     conf = project.text("deploy/nginx.conf")
-    headers = {header.split()[0] for header in directives(conf, "proxy_set_header")}
-    assert FORWARDED_HEADERS <= headers
+    headers = dict(header.split(maxsplit=1) for header in directives(conf, "proxy_set_header"))
+    assert FORWARDED_HEADERS <= set(headers)
+    # With its port: `$host` drops it, and the app's redirects would point at port 80.
+    assert headers["Host"] == headers["X-Forwarded-Host"] == "$http_host"
+
+
+def upstream_params(conf: str) -> list[str]:
+    """The parameters of the documented `server app:8000 ...;` line."""
+    (upstream,) = nginx.UPSTREAM.finditer(conf)
+    return (upstream.group(2) or "").split()
+
+
+@with_target("compose")
+def test_nginx_re_resolves_the_app_service(project: Project) -> None:
+    conf = project.text("deploy/nginx.conf")
+    assert "resolve" in upstream_params(conf)
+    (zone,) = directives(conf, "zone")  # `resolve` needs the group in shared memory
+    assert zone.split()[0] == "app_servers"
+    (resolver,) = directives(conf, "resolver")
+    assert resolver.split()[0] == DOCKER_DNS
+    image = project.services()["nginx"]["image"]
+    version = image.removeprefix("nginx:").split("-")[0]
+    assert tuple(map(int, version.split("."))) >= NGINX_RESOLVE, image
+
+
+@with_target("compose")
+def test_nginx_takes_a_replica_out_only_after_several_failures(project: Project) -> None:
+    params = dict(
+        p.split("=", 1) for p in upstream_params(project.text("deploy/nginx.conf")) if "=" in p
+    )
+    assert int(params["max_fails"]) >= 3
+    assert params["fail_timeout"].endswith("s") and int(params["fail_timeout"][:-1]) <= 30
 
 
 @with_target("compose")
 def test_nginx_retries_idempotent_requests_a_bounded_number_of_times(project: Project) -> None:
     conf = project.text("deploy/nginx.conf")
     (retry_on,) = directives(conf, "proxy_next_upstream")
-    assert retry_on.split() == ["error", "timeout", "http_502", "http_503", "http_504"]
+    # Connection errors and timeouts only: an app's 5xx is its answer, not a dead replica.
+    assert retry_on.split() == ["error", "timeout"]
     assert "non_idempotent" not in retry_on
     (tries,) = directives(conf, "proxy_next_upstream_tries")
     assert 1 < int(tries) <= 3

@@ -2,18 +2,25 @@
 
 Debian's nginx runs the generated configuration with only its documented substitutions (the
 upstream line and the listen port) in front of two `python -m app` instances, all on
-loopback, each with its own process group that is killed on the way out.
+loopback, each with its own process group that is killed on the way out. The instances'
+UPSTREAM_URL is a loopback server that counts the calls it gets and fails each, so the
+fan-out example answers a 502 or a 504 of the app's own.
 """
 
+import http.client
+import http.server
 import json
 import signal
 import subprocess
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -22,6 +29,7 @@ from fastscaffold.processes import free_port, wait_for
 from fastscaffold.render import render
 from tests import nginx
 from tests.generated import (
+    get_json,
     install,
     make_venv,
     run,
@@ -35,6 +43,8 @@ pytestmark = pytest.mark.tier2
 BURST = 200
 THREADS = 8
 GRACEFUL_TIMEOUT = 5
+FANOUT_TIMEOUT = 1.0
+APP_ERRORS = 4  # more than the upstream's max_fails, were they counted as failures
 
 
 @dataclass
@@ -73,8 +83,45 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     return Installed(root, python, database_url)
 
 
+class Failing(http.server.BaseHTTPRequestHandler):
+    """Counts each GET, waits the `seconds` the fan-out passes on, then answers 503."""
+
+    calls = 0
+    lock = threading.Lock()
+
+    def do_GET(self) -> None:
+        with self.lock:
+            type(self).calls += 1
+        time.sleep(float(parse_qs(urlsplit(self.path).query)["seconds"][0]))
+        try:
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        except OSError:
+            pass  # the app gave up first (its FANOUT_TIMEOUT) and closed the connection
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @pytest.fixture
-def balanced(installed: Installed, tmp_path: Path) -> Iterator[Balanced]:
+def failing_upstream() -> Iterator[tuple[str, type[Failing]]]:
+    """The instances' UPSTREAM_URL: its URL and the handler that counts the calls."""
+    handler = type("Counting", (Failing,), {"calls": 0, "lock": threading.Lock()})
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=upstream.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{upstream.server_address[1]}", handler
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+
+
+@pytest.fixture
+def balanced(
+    installed: Installed, tmp_path: Path, failing_upstream: tuple[str, type[Failing]]
+) -> Iterator[Balanced]:
     ports = [free_port(), free_port()]
     env = {
         "WEB_CONCURRENCY": "1",
@@ -82,6 +129,8 @@ def balanced(installed: Installed, tmp_path: Path) -> Iterator[Balanced]:
         "DATABASE_URL": installed.database_url,
         "MIGRATE_ON_START": "false",
         "FORWARDED_ALLOW_IPS": "127.0.0.1",  # nginx's address here
+        "UPSTREAM_URL": failing_upstream[0],
+        "FANOUT_TIMEOUT": str(FANOUT_TIMEOUT),
     }
     # Each instance runs in a directory of its own (its log goes beside it): the installed
     # package is what runs, as in the image.
@@ -154,3 +203,39 @@ def test_idempotent_requests_survive_an_instance_stopping(balanced: Balanced) ->
     # A lone uvicorn re-raises the SIGTERM it handled once it has shut down cleanly.
     assert stopping.wait(timeout=GRACEFUL_TIMEOUT + 5) in (0, -signal.SIGTERM)
     assert "Application shutdown complete" in server_log(balanced.homes[0]), balanced.logs()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "status"),
+    [(0, 502), (3 * FANOUT_TIMEOUT, 504)],
+    ids=["upstream-failed-502", "upstream-too-slow-504"],
+)
+def test_app_errors_reach_the_client_once_and_keep_the_replica(
+    balanced: Balanced,
+    failing_upstream: tuple[str, type[Failing]],
+    seconds: float,
+    status: int,
+) -> None:
+    _, upstream = failing_upstream
+    url = f"{balanced.url}/examples/fan-out?calls=1&seconds={seconds}"
+    assert [fetch(url)[0] for _ in range(APP_ERRORS)] == [status] * APP_ERRORS, balanced.logs()
+    # Each GET reached one instance, which called the upstream once: nginx retried none.
+    assert upstream.calls == APP_ERRORS, balanced.logs()
+    # Both replicas are still in rotation right after the app's own errors.
+    answered = [fetch(f"{balanced.url}/examples/sleep?seconds=0") for _ in range(10)]
+    assert {s for s, _ in answered} == {200}, balanced.logs()
+    assert {pid for _, pid in answered} == {proc.pid for proc in balanced.instances}
+    assert get_json(f"{balanced.url}/health/live")[0] == 200, balanced.logs()
+
+
+def test_redirects_keep_the_port_nginx_was_reached_on(balanced: Balanced) -> None:
+    netloc = urlsplit(balanced.url).netloc
+    connection = http.client.HTTPConnection(netloc, timeout=10)
+    try:
+        connection.request("GET", "/items/")  # http.client sends `Host: 127.0.0.1:PORT`
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    assert response.status in (307, 308), balanced.logs()
+    assert response.getheader("Location") == f"http://{netloc}/items"

@@ -41,6 +41,20 @@ class Rendered:
     unformatted: dict[str, list[str]]
 
 
+def _prepare_worker() -> None:
+    """Set up a render worker: templates compiled once, and no per-file `git` calls.
+
+    copier runs `git` for every file it writes, to keep a destination repository's index in
+    step with executable bits; the destinations here are plain directories, where each call
+    finds nothing to do and costs a process. The worker tells copier that git is absent, as
+    on a machine without it (copier then skips exactly that step).
+    """
+    import copier._main
+
+    _memoize_jinja_compile()
+    copier._main.is_git_available = lambda: False  # type: ignore[attr-defined]
+
+
 def _memoize_jinja_compile() -> None:
     """In a render worker: compile each distinct template source once for all its renders.
 
@@ -132,7 +146,7 @@ def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     selected = _selected(request)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        RENDER_PROCESSES, mp_context=context, initializer=_memoize_jinja_compile
+        RENDER_PROCESSES, mp_context=context, initializer=_prepare_worker
     ) as pool:
         errors = dict(
             zip(
@@ -192,11 +206,18 @@ def test_refused_combinations_say_why(answers: dict[str, object], reason: str) -
         options.validate(options.with_defaults(answers))
 
 
+# Sources already compiled in this session: most files are the same in many combinations.
+_COMPILED: set[str] = set()
+
+
 def test_compiles(project: Path) -> None:
     sources = list(project.rglob("*.py"))
     assert sources
     for path in sources:  # compile() writes no __pycache__ into the project
-        compile(path.read_text(), str(path), "exec", dont_inherit=True)
+        text = path.read_text()
+        if text not in _COMPILED:
+            compile(text, str(path), "exec", dont_inherit=True)
+            _COMPILED.add(text)
 
 
 def test_no_leftover_jinja(project: Path) -> None:
