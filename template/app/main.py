@@ -52,7 +52,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; tests pass their own settings."""
     settings = settings or get_settings()
-    app = FastAPI(title=settings.PROJECT_NAME, lifespan=lifespan)
+    docs = settings.docs_enabled  # app.openapi() works either way (the tests read it)
+    app = FastAPI(
+        title=settings.PROJECT_NAME,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+        # Bodies past this answer 413 before they are read: no route takes a large one.
+        max_body_size=settings.MAX_BODY_SIZE,
+    )
     app.state.settings = settings
     app.add_middleware(RequestDeadline, grace=settings.GRACEFUL_TIMEOUT)
     errors.install(app)

@@ -21,6 +21,9 @@ class ServiceSettings(BaseSettings):
     ENVIRONMENT: Literal["production", "development"] = "production"
     LOG_LEVEL: Literal["critical", "error", "warning", "info", "debug"] = "info"
     ACCESS_LOG: bool = False
+    # /docs, /redoc and /openapi.json. Unset: served with ENVIRONMENT=development only, since
+    # the schema maps every route and its errors for whoever can reach the service.
+    API_DOCS: bool | None = None
 
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=8000, ge=1, le=65535)
@@ -37,8 +40,15 @@ class ServiceSettings(BaseSettings):
     KEEP_ALIVE_TIMEOUT: int = Field(default=75, ge=1)
     # Addresses whose X-Forwarded-* headers are trusted: the proxy's, nobody else's.
     FORWARDED_ALLOW_IPS: str = "127.0.0.1"
+    # Bytes a request body may have; larger ones answer 413 unread.
+    MAX_BODY_SIZE: int = Field(default=1_048_576, ge=0)
     # Timeout of the shared HTTP client's calls to other services.
     UPSTREAM_TIMEOUT: float = Field(default=5.0, gt=0)
+
+    @property
+    def docs_enabled(self) -> bool:
+        """Whether the API documents are served: API_DOCS, else development only."""
+        return self.ENVIRONMENT == "development" if self.API_DOCS is None else self.API_DOCS
 
     @property
     def stop_budget(self) -> int:

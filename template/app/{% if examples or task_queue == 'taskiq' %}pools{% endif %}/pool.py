@@ -77,18 +77,18 @@ class ProcessPool:
                 executor.shutdown(wait=False, cancel_futures=True)
             raise Unavailable("the process pool was restarted; retry the request") from None
 
-    async def close(self, timeout: float) -> None:
-        """Cancel queued work, give running work `timeout` seconds, then end the processes.
+    async def close(self, grace: float) -> None:
+        """Cancel queued work, give running work `grace` seconds, then end the processes.
 
         Shielded: a caller cancelled while waiting (taskiq's own shutdown timeout) still
-        leaves no process behind, and the wait never outlasts `timeout`.
+        leaves no process behind, and the wait never outlasts `grace`.
         """
         executor, self._executor = self._executor, None
         if executor is None:
             return
-        processes = list(executor._processes.values())  # noqa: SLF001 - no public list
+        processes = list(executor._processes.values())  # no public list
         executor.shutdown(wait=False, cancel_futures=True)
-        closing = asyncio.ensure_future(asyncio.to_thread(_join, processes, timeout))
+        closing = asyncio.ensure_future(asyncio.to_thread(_join, processes, grace))
         try:
             await asyncio.shield(closing)
         except asyncio.CancelledError:
@@ -96,13 +96,13 @@ class ProcessPool:
             raise
 
 
-def _join(processes: list[multiprocessing.Process], timeout: float) -> None:
-    """Wait up to `timeout` seconds for `processes` to finish their work, then end them."""
-    deadline = time.monotonic() + timeout
+def _join(processes: list[multiprocessing.Process], grace: float) -> None:
+    """Wait up to `grace` seconds for `processes` to finish their work, then end them."""
+    deadline = time.monotonic() + grace
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
     if any(process.is_alive() for process in processes):
-        logger.warning("process pool work outlived its %.0f s stop budget; terminating it", timeout)
+        logger.warning("process pool work outlived its %.0f s stop budget; terminating it", grace)
         _terminate(processes)
 
 
