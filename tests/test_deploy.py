@@ -6,6 +6,7 @@ configuration, `kubernetes-validate`'s API schemas for the manifests, and yamlli
 YAML file. No Docker engine or cluster runs here: images are not built, manifests not applied.
 """
 
+import ast
 import http.server
 import ipaddress
 import itertools
@@ -39,7 +40,6 @@ Answers = dict[str, Any]
 Manifest = dict[str, Any]
 
 TARGETS = list(options.question("deployment").choices or ())
-GRACEFUL_TIMEOUT = 30  # the app's default, which the deploy files rely on unless they set it
 KEEP_ALIVE_TIMEOUT = 75
 DB_POOL_MAX = 10
 POSTGRES_CONNECTIONS = 97  # max_connections 100, less 3 reserved for superusers
@@ -572,13 +572,32 @@ def test_queue_worker_and_redis_run_with_taskiq_only(project: Project) -> None:
         assert services["worker"]["healthcheck"] == {"disable": True}  # no HTTP to probe
 
 
+def stop_defaults(project: Project) -> dict[str, int]:
+    """The stop budget's defaults as the rendered `app/core/settings.py` states them."""
+    tree = ast.parse(project.text("app/core/settings.py"))
+    found: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id == "KILL_MARGIN":
+                found["margin"] = ast.literal_eval(node.value)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            name = node.target.id
+            if name in ("GRACEFUL_TIMEOUT", "DRAIN_TIMEOUT", "POOL_TIMEOUT"):
+                assert isinstance(node.value, ast.Call)
+                default = next(k.value for k in node.value.keywords if k.arg == "default")
+                found[name] = ast.literal_eval(default)
+    budget = found["GRACEFUL_TIMEOUT"] + found["DRAIN_TIMEOUT"] + found["POOL_TIMEOUT"]
+    return {**found, "budget": budget, "kill": budget + found["margin"]}
+
+
 @with_target("compose")
-def test_servers_get_longer_to_stop_than_the_graceful_timeout(project: Project) -> None:
+def test_servers_get_longer_to_stop_than_their_kill_timeout(project: Project) -> None:
+    kill = stop_defaults(project)["kill"]
     services = project.services()
     for name in ("app", "worker"):
         if name in services:
             grace = services[name]["stop_grace_period"]
-            assert grace.endswith("s") and int(grace[:-1]) > GRACEFUL_TIMEOUT, name
+            assert grace.endswith("s") and int(grace[:-1]) > kill, name
 
 
 @with_target("compose")
@@ -716,13 +735,19 @@ def test_web_pods_run_one_server_process(project: Project) -> None:
 
 
 @with_target("kubernetes")
-def test_pods_get_longer_to_stop_than_prestop_plus_graceful_timeout(project: Project) -> None:
+def test_pods_get_longer_to_stop_than_prestop_plus_the_kill_timeout(project: Project) -> None:
+    stop = stop_defaults(project)
+    data = project.manifest("ConfigMap")["data"]
+    # The ConfigMap states the budget's parts as the settings' defaults.
+    parts = ("GRACEFUL_TIMEOUT", "DRAIN_TIMEOUT", "POOL_TIMEOUT")
+    assert {name: int(data[name]) for name in parts} == {name: stop[name] for name in parts}
     web = project.manifest("Deployment", "web")
-    graceful = int(project.manifest("ConfigMap")["data"].get("GRACEFUL_TIMEOUT", GRACEFUL_TIMEOUT))
-    pre_stop = only_container(web)["lifecycle"]["preStop"]
-    command = pre_stop["exec"]["command"]
+    command = only_container(web)["lifecycle"]["preStop"]["exec"]["command"]
     assert command[0] == "sleep"
-    assert pod(web)["terminationGracePeriodSeconds"] > graceful + int(command[1])
+    assert pod(web)["terminationGracePeriodSeconds"] > stop["kill"] + int(command[1])
+    if project.taskiq:  # the queue worker: no preStop, the same budget
+        worker = project.manifest("Deployment", "worker")
+        assert pod(worker)["terminationGracePeriodSeconds"] > stop["kill"]
 
 
 @with_target("kubernetes")

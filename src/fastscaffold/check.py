@@ -221,20 +221,32 @@ class Checker:
         wanted = os.environ.get("WEB_CONCURRENCY") or str(self.report.answers["workers"])
         if wanted.strip().lower() != "auto":
             return int(wanted)
-        code = "from app.core.config import get_settings; print(get_settings().WEB_CONCURRENCY)"
+        return self._setting("WEB_CONCURRENCY", env, "could not resolve WEB_CONCURRENCY=auto")
+
+    def _setting(self, expression: str, env: dict[str, str], failure: str) -> int:
+        """An integer the project's own settings give for `expression`, in `env`."""
+        code = f"from app.core.config import get_settings; print(get_settings().{expression})"
         result = subprocess.run(
             [str(self.python), "-c", code], cwd=self.project, env=env,
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if result.returncode != 0 or not result.stdout.strip().isdigit():
-            raise StepFailed("could not resolve WEB_CONCURRENCY=auto", result.stderr[-2000:])
+            raise StepFailed(failure, result.stderr[-2000:])
         return int(result.stdout.strip())
+
+    def _stop_limit(self) -> int:
+        """Seconds a stop may take: the project's kill timeout (its stop budget and a margin);
+        for projects from before the budget: GRACEFUL_TIMEOUT and the same margin."""
+        env = self.env(**self._services(boot=True))
+        expression = "kill_timeout if hasattr(get_settings(), 'kill_timeout') else "
+        expression += "get_settings().GRACEFUL_TIMEOUT + 5"
+        return self._setting(expression, env, "could not read the stop budget")
 
     def step_stop(self) -> None:
         """SIGTERM with requests in flight: they complete and the whole tree exits in time."""
         if self.server is None or self.server.poll() is not None:
             raise StepSkipped("no server was booted")
-        grace = float(os.environ.get("GRACEFUL_TIMEOUT", "30"))
+        limit = self._stop_limit()
         # The examples have a route that takes a second; without them no route is slow, so
         # the requests only prove the server answers until it is told to stop.
         slow = self.report.answers.get("examples", True)
@@ -243,9 +255,6 @@ class Checker:
             # Workers still starting when SIGTERM arrives only start stopping once started
             # (granian); let every worker finish starting, as the slow requests do otherwise.
             time.sleep(1.5)
-        # The servers' own kill timeout is the graceful timeout: allow them a few seconds to
-        # finish killing a worker that outlived it, as the tier-2 tests do.
-        limit = grace + 5
         with ThreadPoolExecutor(4) as pool:
             in_flight = [pool.submit(processes.request_json, "GET", url) for _ in range(4)]
             time.sleep(0.3)

@@ -1,6 +1,8 @@
 """The application: `create_app()` and the one lifespan that owns every shared resource."""
 
 import logging
+import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -10,8 +12,10 @@ from fastapi import FastAPI
 
 from app.api import errors
 from app.api.routes import health
+from app.core import logs
 from app.core.config import Settings, get_settings
 from app.core.feature import Checks
+from app.core.stopping import RequestDeadline
 from app.core.threads import size_thread_pools
 from app.features import FEATURES
 
@@ -25,6 +29,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     What it yields is each request's `request.state` (read it through `app/api/deps.py`).
     """
     settings: Settings = app.state.settings
+    logs.configure(settings.LOG_LEVEL)
     async with AsyncExitStack() as stack:
         executor = size_thread_pools(settings.THREADPOOL_SIZE)
         stack.callback(executor.shutdown, wait=False, cancel_futures=True)
@@ -37,13 +42,28 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
             if feature.open is not None:
                 checks.update(await stack.enter_async_context(feature.open(app, state)))
         yield state
+        logger.info("lifespan shutdown: closing resources (pid %d)", os.getpid())
+        stopping = time.monotonic()
+    logger.info(
+        "lifespan shutdown complete in %.1f s (pid %d)", time.monotonic() - stopping, os.getpid()
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; tests pass their own settings."""
     settings = settings or get_settings()
-    app = FastAPI(title=settings.PROJECT_NAME, lifespan=lifespan)
+    docs = settings.docs_enabled  # app.openapi() works either way (the tests read it)
+    app = FastAPI(
+        title=settings.PROJECT_NAME,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+        # Bodies past this answer 413 before they are read: no route takes a large one.
+        max_body_size=settings.MAX_BODY_SIZE,
+    )
     app.state.settings = settings
+    app.add_middleware(RequestDeadline, grace=settings.GRACEFUL_TIMEOUT)
     errors.install(app)
     app.include_router(health.router)
     for feature in FEATURES:

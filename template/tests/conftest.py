@@ -3,6 +3,7 @@
 Each feature adds its own fixtures as a module in `tests/plugins/` (the database's, say).
 """
 
+import os
 import pkgutil
 from collections.abc import AsyncIterator
 
@@ -14,6 +15,22 @@ from starlette.types import ASGIApp
 
 from app.core.config import Settings
 from tests import plugins
+
+
+def _clean_environment() -> None:
+    """Settings come from what the tests set, never the developer's `.env` or shell.
+
+    Every process the tests start (the servers too) inherits this environment: no `.env`
+    file, and none of the service's settings except the URLs of the services to test with.
+    Done before the plugins load, which set what their features need.
+    """
+    os.environ["ENV_FILE"] = ""
+    for name in Settings.model_fields:
+        if not name.endswith("_URL"):
+            os.environ.pop(name, None)
+
+
+_clean_environment()
 
 pytest_plugins = [
     f"tests.plugins.{module.name}" for module in pkgutil.iter_modules(plugins.__path__)

@@ -26,6 +26,7 @@ class Unavailable(Exception):
 _DESCRIPTIONS = {
     status.HTTP_400_BAD_REQUEST: "The body is not valid JSON",
     status.HTTP_404_NOT_FOUND: "No such resource",
+    status.HTTP_413_CONTENT_TOO_LARGE: "The body is larger than MAX_BODY_SIZE",
     status.HTTP_502_BAD_GATEWAY: "An upstream service failed",
     status.HTTP_503_SERVICE_UNAVAILABLE: "A dependency is unavailable; retry later",
     status.HTTP_504_GATEWAY_TIMEOUT: "An upstream service took too long",
@@ -38,7 +39,7 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Declared on every route that takes a JSON body.
-BODY = responses(status.HTTP_400_BAD_REQUEST)
+BODY = responses(status.HTTP_400_BAD_REQUEST, status.HTTP_413_CONTENT_TOO_LARGE)
 
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:

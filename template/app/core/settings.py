@@ -7,6 +7,9 @@ from pydantic_settings import BaseSettings
 
 from app.core.workers import resolve_workers
 
+# Seconds past the stop budget before a server kills a worker still stopping.
+KILL_MARGIN = 5
+
 # `auto` or a number; always an int once validated.
 Workers = Annotated[int, BeforeValidator(resolve_workers), Field(ge=1)]
 
@@ -18,16 +21,42 @@ class ServiceSettings(BaseSettings):
     ENVIRONMENT: Literal["production", "development"] = "production"
     LOG_LEVEL: Literal["critical", "error", "warning", "info", "debug"] = "info"
     ACCESS_LOG: bool = False
+    # /docs, /redoc and /openapi.json. Unset: served with ENVIRONMENT=development only, since
+    # the schema maps every route and its errors for whoever can reach the service.
+    API_DOCS: bool | None = None
 
     HOST: str = "127.0.0.1"
     PORT: int = Field(default=8000, ge=1, le=65535)
     WEB_CONCURRENCY: Workers = 1
     THREADPOOL_SIZE: int = Field(default=40, ge=1)
-    # Seconds in-flight requests get to finish after SIGTERM.
-    GRACEFUL_TIMEOUT: int = Field(default=30, ge=1)
+    # The stop budget: after SIGTERM, in this order, each part at most this many seconds.
+    # In-flight requests finish (the server stops accepting new ones first),
+    GRACEFUL_TIMEOUT: int = Field(default=20, ge=1)
+    # then background work the lifespan owns finishes or is cancelled,
+    DRAIN_TIMEOUT: int = Field(default=10, ge=0)
+    # then work still running in the process pool finishes or its processes are terminated.
+    POOL_TIMEOUT: int = Field(default=5, ge=0)
     # Must exceed the idle timeout of the proxy in front (nginx: 60 s) or it sees 502s.
     KEEP_ALIVE_TIMEOUT: int = Field(default=75, ge=1)
     # Addresses whose X-Forwarded-* headers are trusted: the proxy's, nobody else's.
     FORWARDED_ALLOW_IPS: str = "127.0.0.1"
+    # Bytes a request body may have; larger ones answer 413 unread.
+    MAX_BODY_SIZE: int = Field(default=1_048_576, ge=0)
     # Timeout of the shared HTTP client's calls to other services.
     UPSTREAM_TIMEOUT: float = Field(default=5.0, gt=0)
+
+    @property
+    def docs_enabled(self) -> bool:
+        """Whether the API documents are served: API_DOCS, else development only."""
+        return self.ENVIRONMENT == "development" if self.API_DOCS is None else self.API_DOCS
+
+    @property
+    def stop_budget(self) -> int:
+        """Seconds a stop may take in all: the sum of its parts."""
+        return self.GRACEFUL_TIMEOUT + self.DRAIN_TIMEOUT + self.POOL_TIMEOUT
+
+    @property
+    def kill_timeout(self) -> int:
+        """When the server kills a worker that is still stopping: the budget and a margin for
+        closing connections and exiting. Nothing in the budget reaches it."""
+        return self.stop_budget + KILL_MARGIN

@@ -22,7 +22,7 @@ async def open_examples(app: FastAPI, state: State) -> AsyncIterator[Checks]:
         state["events"] = EventLog()
         yield {}
     finally:
-        await tasks.drain(settings.GRACEFUL_TIMEOUT)
+        await tasks.drain(settings.DRAIN_TIMEOUT)
 
 
 FEATURE = Feature(name="examples", open=open_examples, routers=[examples.router])

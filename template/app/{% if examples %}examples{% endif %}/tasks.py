@@ -52,3 +52,7 @@ class TaskRegistry:
             task.cancel()
         if still_running:
             await asyncio.wait(still_running)
+        logger.info(
+            "background tasks at shutdown: %d finished, %d cancelled after %.0f s",
+            len(pending) - len(still_running), len(still_running), grace,
+        )  # fmt: skip

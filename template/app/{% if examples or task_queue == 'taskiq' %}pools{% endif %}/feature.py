@@ -19,7 +19,7 @@ async def open_pool(app: FastAPI, state: State) -> AsyncIterator[Checks]:
         state["process_pool"] = pool
         yield {}
     finally:
-        await pool.close()
+        await pool.close(settings.POOL_TIMEOUT)
 
 
 FEATURE = Feature(name="process pool", open=open_pool)

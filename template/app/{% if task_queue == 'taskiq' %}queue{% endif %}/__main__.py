@@ -21,8 +21,10 @@ def command(settings: Settings) -> list[str]:
         "--max-async-tasks", str(settings.QUEUE_CONCURRENCY),
         # Acknowledge only once the result is stored: a crash before that means redelivery.
         "--ack-type", "when_saved",
+        # Running jobs get GRACEFUL_TIMEOUT; then the lifespan's shutdown gets the rest of
+        # the stop budget (background work, the process pool) and the kill margin.
         "--wait-tasks-timeout", str(settings.GRACEFUL_TIMEOUT),
-        "--shutdown-timeout", str(settings.GRACEFUL_TIMEOUT),
+        "--shutdown-timeout", str(settings.kill_timeout - settings.GRACEFUL_TIMEOUT),
     ]  # fmt: skip
 
 
