@@ -9,7 +9,7 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from app import main
-from app.core.feature import Checks, Feature, State
+from app.core.feature import Checks, Degrades, Feature, State
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.anyio
@@ -49,3 +49,25 @@ async def test_ready_is_503_when_a_check_fails_and_live_stays_200(
         assert response.json() == {"status": "unavailable", "checks": {"broken": "unavailable"}}
         live = await broken.get("/health/live")
         assert live.status_code == 200  # liveness must not restart a pod for an outage
+
+
+async def _fine() -> None:
+    return None
+
+
+@asynccontextmanager
+async def _open_degraded(app: FastAPI, state: State) -> AsyncIterator[Checks]:
+    yield {"broker": Degrades(_broken), "database": _fine}
+
+
+async def test_a_check_that_only_degrades_keeps_ready_200(
+    monkeypatch: pytest.MonkeyPatch, app: FastAPI
+) -> None:
+    monkeypatch.setattr(main, "FEATURES", [Feature("degraded", open=_open_degraded)])
+    async with LifespanManager(app) as manager, client_for(manager.app) as client:
+        response = await client.get("/health/ready")
+    assert response.status_code == 200  # the instance stays in rotation
+    assert response.json() == {
+        "status": "degraded",
+        "checks": {"broker": "unavailable", "database": "ok"},
+    }

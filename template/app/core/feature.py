@@ -9,7 +9,18 @@ from fastapi import APIRouter, FastAPI
 
 State = MutableMapping[str, Any]
 Check = Callable[[], Awaitable[None]]
-Checks = dict[str, Check]
+
+
+@dataclass(frozen=True)
+class Degrades:
+    """A readiness check whose failure degrades the service without stopping it: `ready`
+    stays 200, says `degraded` and names it (the task queue's broker, say)."""
+
+    check: Check
+
+
+# Readiness checks by name; a plain check's failure makes `ready` answer 503.
+Checks = dict[str, Check | Degrades]
 # Opens the feature's resources, adds them to the lifespan state, yields its readiness
 # checks, and closes the resources when the lifespan ends.
 Opener = Callable[[FastAPI, State], AbstractAsyncContextManager[Checks]]

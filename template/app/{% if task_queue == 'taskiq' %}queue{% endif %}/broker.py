@@ -4,12 +4,14 @@ Delivery is at least once: a job whose worker dies before acknowledging it is de
 again, so every task must be idempotent (safe to run twice).
 """
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import taskiq_fastapi
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
 
@@ -31,6 +33,7 @@ def make_broker() -> AsyncBroker:
     ).with_result_backend(results)
 
 
+logger = logging.getLogger(__name__)
 broker = make_broker()
 # Workers run the app's lifespan, so tasks use the same database and pools as requests.
 taskiq_fastapi.init(broker, "app.main:app")
@@ -40,7 +43,12 @@ async def start(app: FastAPI, state: Mapping[str, Any]) -> None:
     """Connect the web process to the broker (workers are started by taskiq itself)."""
     if broker.is_worker_process:
         return
-    await broker.startup()
+    try:
+        await broker.startup()
+    except (RedisError, OSError) as exc:
+        # Sending a job needs no start-up: each one connects again, and answers 503 until
+        # Redis does.
+        logger.warning("task queue broker unavailable at start (%r); job endpoints answer 503", exc)
     if isinstance(broker, InMemoryBroker):
         # In-process jobs get the same request state a worker would.
         taskiq_fastapi.populate_dependency_context(broker, app, state)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.core.feature import Check, Checks
+from app.core.feature import Check, Checks, Degrades
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/health", tags=["health"])
@@ -26,9 +26,10 @@ class Live(BaseModel):
 
 
 class Ready(BaseModel):
-    """Whether every dependency answered, and each one's state."""
+    """Whether the dependencies answered, and each one's state: `degraded` when only those
+    the service can do without (the broker) did not."""
 
-    status: CheckState
+    status: Literal["ok", "degraded", "unavailable"]
     checks: dict[str, CheckState]
 
 
@@ -54,14 +55,24 @@ async def _probe(name: str, check: Check, deadline: float) -> CheckState:
     responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Ready, "description": "Not ready"}},
 )
 async def ready(request: Request, response: Response) -> Ready:
-    """Dependencies answer; 503 takes this instance out of the load balancer."""
+    """Required dependencies answer; 503 takes this instance out of the load balancer.
+
+    A check marked `Degrades` (the broker) only turns the status to `degraded`: every copy
+    shares that dependency, so taking them all out of rotation would turn a partial outage
+    (job endpoints answering 503) into a full one.
+    """
     checks: Checks = request.state.checks
     deadline = asyncio.get_running_loop().time() + READY_TIMEOUT
     states = await asyncio.gather(
-        *(_probe(name, check, deadline) for name, check in checks.items())
+        *(
+            _probe(name, check.check if isinstance(check, Degrades) else check, deadline)
+            for name, check in checks.items()
+        )
     )
     results = dict(zip(checks, states, strict=True))
-    ok = all(state == "ok" for state in results.values())
-    if not ok:
+    failed = [name for name, state in results.items() if state != "ok"]
+    required = [name for name in failed if not isinstance(checks[name], Degrades)]
+    if required:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return Ready(status="ok" if ok else "unavailable", checks=results)
+    overall = "unavailable" if required else "degraded" if failed else "ok"
+    return Ready(status=overall, checks=results)
