@@ -14,17 +14,22 @@ from fastscaffold.cli import app
 Run = Callable[..., Result]
 
 # Modules whose tests are independent of each other and each costly (a project installed and
-# checked per test): pytest-xdist spreads them over its workers. Every other module keeps its
-# tests on one worker, so its module-scoped fixtures (a tier-1 render, installed variants)
-# are built once.
+# checked per test): pytest-xdist spreads their tests over its workers. Every other module's
+# tests go to one worker together, so its module-scoped fixtures (a tier-1 render, installed
+# variants) are built once.
 SPREAD = {"test_matrix", "test_check"}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
-        if module not in SPREAD:
-            item.add_marker(pytest.mark.xdist_group(module))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """xdist's scope scheduling, by module except for the modules in SPREAD."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):  # type: ignore[misc]  # xdist has no type hints here
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return nodeid if Path(module).stem in SPREAD else module
+
+    return ByModule(config, log)
 
 
 @pytest.fixture

@@ -105,8 +105,9 @@ def _syntax_error(project: Path) -> None:
 def _never_ready(project: Path) -> None:
     health = project / "app" / "api" / "routes" / "health.py"
     text = health.read_text()
-    assert "    ok = all(" in text
-    health.write_text(text.replace("    ok = all(", "    ok = False and all("))
+    marker = "    if required:\n"
+    assert marker in text
+    health.write_text(text.replace(marker, '    required = ["never"]\n' + marker))
 
 
 def _ignores_sigterm(project: Path) -> None:
