@@ -15,7 +15,7 @@ from app.api.routes import health
 from app.core import logs
 from app.core.config import Settings, get_settings
 from app.core.feature import Checks
-from app.core.stopping import RequestDeadline
+from app.core.limits import RequestLimits
 from app.core.threads import size_thread_pools
 from app.features import FEATURES
 
@@ -59,11 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
-        # Bodies past this answer 413 before they are read: no route takes a large one.
-        max_body_size=settings.MAX_BODY_SIZE,
     )
     app.state.settings = settings
-    app.add_middleware(RequestDeadline, grace=settings.GRACEFUL_TIMEOUT)
+    # Bodies over MAX_BODY_SIZE answer 413 unread; requests get GRACEFUL_TIMEOUT once stopping.
+    app.add_middleware(
+        RequestLimits, grace=settings.GRACEFUL_TIMEOUT, max_body=settings.MAX_BODY_SIZE
+    )
     errors.install(app)
     app.include_router(health.router)
     for feature in FEATURES:

@@ -1,5 +1,6 @@
 """What every service does whatever its features: settings sources, documents, body limit."""
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -7,6 +8,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from app.core.config import Settings, get_settings
+from app.core.limits import Receive, RequestLimits, Scope, Send
 from app.main import create_app
 from tests.conftest import client_for
 
@@ -68,3 +70,20 @@ async def test_a_body_past_the_limit_is_413_unread(client: httpx.AsyncClient) ->
     response = await client.post("/health/live", content=b"x" * (limit + 1))
     assert response.status_code == 413
     assert len(response.content) < 200  # a short reason, not the body back
+
+
+@pytest.mark.anyio
+async def test_a_streamed_body_past_the_limit_is_413() -> None:
+    async def read_all(scope: Scope, receive: Receive, send: Send) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"read"})
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(5):
+            yield b"x" * 5  # 25 bytes, no Content-Length: sent chunked
+
+    async with client_for(RequestLimits(read_all, grace=1, max_body=10)) as client:
+        response = await client.post("/", content=chunks())
+    assert response.status_code == 413

@@ -1,13 +1,15 @@
-"""Requests in flight when the worker is told to stop end within GRACEFUL_TIMEOUT, on any server.
+"""Limits every request shares, on any server: a body size, and a deadline once told to stop.
 
 uvicorn (alone or under gunicorn) cancels requests still running `--timeout-graceful-shutdown`
 seconds after SIGTERM, then runs the lifespan shutdown. granian runs the lifespan shutdown at
 once, while requests still use what it closes, and waits for the requests without limit, so
 one stuck on slow work kept its worker until the kill timeout. The middleware below gives
-every server the same order and the same deadline.
+every server the same order and the same deadline, and refuses bodies over MAX_BODY_SIZE
+(413) before the app reads them. One pure ASGI layer: it sits on every request's path.
 """
 
 import asyncio
+import json
 import logging
 import signal
 import threading
@@ -26,16 +28,23 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-class RequestDeadline:
-    """ASGI middleware: cancels the requests still running `grace` seconds after a stop signal.
+class BodyTooLarge(Exception):
+    """A streamed body grew past the limit."""
+
+
+class RequestLimits:
+    """ASGI middleware: refuses bodies over `max_body` bytes, and cancels the requests still
+    running `grace` seconds after a stop signal (they answer 503).
 
     While the lifespan runs it chains a handler in front of the server's own for SIGTERM and
     SIGINT: the server still handles the signal as before, and the deadline starts.
     """
 
-    def __init__(self, app: ASGIApp, grace: float) -> None:
+    def __init__(self, app: ASGIApp, grace: float, max_body: int) -> None:
         self.app = app
         self.grace = grace
+        self.max_body = max_body
+        self._too_large = f"the body is larger than MAX_BODY_SIZE ({max_body} bytes)"
         self._requests: set[asyncio.Task[Any]] = set()
         self._deadline: asyncio.TimerHandle | None = None
         self._expired = False
@@ -52,23 +61,37 @@ class RequestDeadline:
         if scope["type"] != "http" or (task := asyncio.current_task()) is None:
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def send_tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        length = _content_length(scope)
+        if length is not None and length > self.max_body:
+            await _answer(send, 413, self._too_large)
+            return
+        if length is None and _has(scope, b"transfer-encoding"):
+            receive = self._counted(receive)  # a streamed body: count it as it arrives
         self._requests.add(task)
         try:
-            await self.app(scope, receive, send_tracked)
+            await self.app(scope, receive, send)
         except asyncio.CancelledError:
-            if not self._expired or started:
+            if not self._expired:
                 raise
             task.uncancel()  # cancelled by the deadline: answered here, not by the server
-            await _stopping(send)
+            await _answer_unless_started(send, 503, "the service is stopping; retry the request")
+        except BodyTooLarge:
+            await _answer_unless_started(send, 413, self._too_large)
         finally:
             self._requests.discard(task)
+
+    def _counted(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def receive_counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body:
+                raise BodyTooLarge
+            return message
+
+        return receive_counted
 
     @property
     def in_flight(self) -> int:
@@ -141,17 +164,37 @@ class RequestDeadline:
             task.cancel()
 
 
-async def _stopping(send: Send) -> None:
-    """Answer 503: the worker stopped before the request finished; another may serve it."""
-    body = b'{"detail":"the service is stopping; retry the request"}'
-    await send({
-        "type": "http.response.start",
-        "status": 503,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"retry-after", b"1"),
-            (b"connection", b"close"),
-        ],
-    })  # fmt: skip
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # the server refuses such a request before it gets here
+    return None
+
+
+def _has(scope: Scope, header: bytes) -> bool:
+    return any(name == header for name, _ in scope["headers"])
+
+
+async def _answer(send: Send, status: int, detail: str) -> None:
+    """A one-line JSON problem, and the connection closed: the rest of the body is unread."""
+    body = json.dumps({"detail": detail}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    if status == 503:
+        headers.append((b"retry-after", b"1"))  # another worker or replica may serve it
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _answer_unless_started(send: Send, status: int, detail: str) -> None:
+    """`_answer`, unless the response has begun: then the server closes the connection."""
+    try:
+        await _answer(send, status, detail)
+    except RuntimeError:  # the response had started; nothing more can be said
+        raise asyncio.CancelledError from None
