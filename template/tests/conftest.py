@@ -3,6 +3,7 @@
 Each feature adds its own fixtures as a module in `tests/plugins/` (the database's, say).
 """
 
+import importlib.util
 import os
 import pkgutil
 from collections.abc import AsyncIterator
@@ -40,6 +41,16 @@ pytest_plugins = [
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def database_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Environment for a real server process on a fresh, unmigrated database (if any):
+    its lifespan applies the migrations."""
+    if importlib.util.find_spec("app.db") is None:
+        return {}
+    url: str = request.getfixturevalue("fresh_database_url")
+    return {"DATABASE_URL": url, "MIGRATE_ON_START": "true"}
 
 
 @pytest.fixture

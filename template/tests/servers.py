@@ -75,18 +75,28 @@ def running(
                     proc.wait()
 
 
+def _stat(pid: int) -> tuple[str, int] | None:
+    """The state letter and process group of `pid`, or None when it is gone."""
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ")".
+    state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+    return state, int(pgrp)
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is still running (a zombie is not)."""
+    found = _stat(pid)
+    return found is not None and found[0] != "Z"
+
+
 def group(pgid: int) -> list[int]:
     """The processes of process group `pgid` still running (zombies excluded)."""
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # gone meanwhile
-        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ")".
-        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
-        if int(pgrp) == pgid and state != "Z":
-            found.append(int(entry.name))
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) and stat[1] == pgid:
+            if stat[0] != "Z":
+                found.append(int(entry.name))
     return found

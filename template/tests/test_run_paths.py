@@ -31,14 +31,6 @@ def paths(port: int) -> dict[str, list[str]]:
     return found
 
 
-@pytest.fixture
-def database_env(request: pytest.FixtureRequest) -> dict[str, str]:
-    if not HAS_DATABASE:
-        return {}
-    url: str = request.getfixturevalue("fresh_database_url")
-    return {"DATABASE_URL": url, "MIGRATE_ON_START": "true"}
-
-
 @pytest.mark.database
 @pytest.mark.parametrize("name", list(paths(0)))
 def test_starts_ready_and_serves(name: str, database_env: dict[str, str], tmp_path: Path) -> None:

@@ -93,11 +93,6 @@ class RequestLimits:
 
         return receive_counted
 
-    @property
-    def in_flight(self) -> int:
-        """Requests being served now."""
-        return len(self._requests)
-
     def _after_requests(self, receive: Receive) -> Receive:
         """`receive` for the lifespan: its shutdown starts once no request is in flight.
 
