@@ -143,7 +143,7 @@ def test_broken_project_fails_at_the_right_step(
     breakage: object,
     step: str,
 ) -> None:
-    for part in ("GRACEFUL_TIMEOUT", "DRAIN_TIMEOUT", "POOL_TIMEOUT"):  # a short stop budget
+    for part in ("STOP_DELAY", "GRACEFUL_TIMEOUT", "DRAIN_TIMEOUT", "POOL_TIMEOUT"):  # short
         monkeypatch.setenv(part, "1")
     if step == "tests":  # the broken test fails first: the rest of the suite proves nothing
         monkeypatch.setenv("PYTEST_ADDOPTS", "-x")

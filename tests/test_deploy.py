@@ -582,12 +582,15 @@ def stop_defaults(project: Project) -> dict[str, int]:
                 found["margin"] = ast.literal_eval(node.value)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             name = node.target.id
-            if name in ("GRACEFUL_TIMEOUT", "DRAIN_TIMEOUT", "POOL_TIMEOUT"):
+            if name in ("STOP_DELAY", "GRACEFUL_TIMEOUT", "DRAIN_TIMEOUT", "POOL_TIMEOUT"):
                 assert isinstance(node.value, ast.Call)
                 default = next(k.value for k in node.value.keywords if k.arg == "default")
                 found[name] = ast.literal_eval(default)
-    budget = found["GRACEFUL_TIMEOUT"] + found["DRAIN_TIMEOUT"] + found["POOL_TIMEOUT"]
-    return {**found, "budget": budget, "kill": budget + found["margin"]}
+    parts = found["GRACEFUL_TIMEOUT"] + found["DRAIN_TIMEOUT"] + found["POOL_TIMEOUT"]
+    budget = found["STOP_DELAY"] + parts
+    # Pods stop with STOP_DELAY 0 (the ConfigMap): their preStop sleep does its work.
+    return {**found, "budget": budget, "kill": budget + found["margin"],
+            "pod_kill": parts + found["margin"]}  # fmt: skip
 
 
 @with_target("compose")
@@ -741,10 +744,11 @@ def test_pods_get_longer_to_stop_than_prestop_plus_the_kill_timeout(project: Pro
     # The ConfigMap states the budget's parts as the settings' defaults.
     parts = ("GRACEFUL_TIMEOUT", "DRAIN_TIMEOUT", "POOL_TIMEOUT")
     assert {name: int(data[name]) for name in parts} == {name: stop[name] for name in parts}
+    assert data["STOP_DELAY"] == "0"  # the preStop sleep keeps the pod serving instead
     web = project.manifest("Deployment", "web")
     command = only_container(web)["lifecycle"]["preStop"]["exec"]["command"]
     assert command[0] == "sleep"
-    assert pod(web)["terminationGracePeriodSeconds"] > stop["kill"] + int(command[1])
+    assert pod(web)["terminationGracePeriodSeconds"] > stop["pod_kill"] + int(command[1])
     if project.taskiq:  # the queue worker: no preStop, the same budget
         worker = project.manifest("Deployment", "worker")
         assert pod(worker)["terminationGracePeriodSeconds"] > stop["kill"]

@@ -61,9 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if docs else None,
     )
     app.state.settings = settings
-    # Bodies over MAX_BODY_SIZE answer 413 unread; requests get GRACEFUL_TIMEOUT once stopping.
+    # Bodies over MAX_BODY_SIZE answer 413 unread. A stop signal: STOP_DELAY more seconds of
+    # serving with `Connection: close`, then GRACEFUL_TIMEOUT for the requests in flight.
     app.add_middleware(
-        RequestLimits, grace=settings.GRACEFUL_TIMEOUT, max_body=settings.MAX_BODY_SIZE
+        RequestLimits,
+        grace=settings.GRACEFUL_TIMEOUT,
+        max_body=settings.MAX_BODY_SIZE,
+        delay=settings.stop_delay,
     )
     errors.install(app)
     app.include_router(health.router)

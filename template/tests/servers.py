@@ -48,7 +48,7 @@ def running(
         proc = subprocess.Popen(
             args,
             cwd=ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, "STOP_DELAY": "0", **env},  # at once, unless a test says
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -1,10 +1,14 @@
-"""Limits every request shares, on any server: a body size, and a deadline once told to stop.
+"""Limits every request shares, on any server: a body size, and the order of a stop.
 
 uvicorn (alone or under gunicorn) cancels requests still running `--timeout-graceful-shutdown`
 seconds after SIGTERM, then runs the lifespan shutdown. granian runs the lifespan shutdown at
 once, while requests still use what it closes, and waits for the requests without limit, so
-one stuck on slow work kept its worker until the kill timeout. The middleware below gives
-every server the same order and the same deadline, and refuses bodies over MAX_BODY_SIZE
+one stuck on slow work kept its worker until the kill timeout. And every server closes its
+idle keep-alive connections at once, while a proxy may be sending a request on one: nginx
+does not retry a POST it has sent, so the client got a 502. The middleware below gives every
+server the same order: first a short delay in which the service still serves but answers
+`Connection: close` (the proxy opens new connections, each used once), then the server's own
+stop, with the same deadline for its requests. It also refuses bodies over MAX_BODY_SIZE
 (413) before the app reads them. One pure ASGI layer: it sits on every request's path.
 """
 
@@ -33,21 +37,25 @@ class BodyTooLarge(Exception):
 
 
 class RequestLimits:
-    """ASGI middleware: refuses bodies over `max_body` bytes, and cancels the requests still
-    running `grace` seconds after a stop signal (they answer 503).
+    """ASGI middleware: refuses bodies over `max_body` bytes; on a stop signal serves `delay`
+    seconds more with `Connection: close`, then lets the server stop and cancels the requests
+    still running `grace` seconds later (they answer 503).
 
     While the lifespan runs it chains a handler in front of the server's own for SIGTERM and
-    SIGINT: the server still handles the signal as before, and the deadline starts.
+    SIGINT: the server gets the signal after the delay (at once on a second signal), and the
+    deadline starts.
     """
 
-    def __init__(self, app: ASGIApp, grace: float, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, grace: float, max_body: int, delay: float = 0) -> None:
         self.app = app
         self.grace = grace
         self.max_body = max_body
+        self.delay = delay
         self._too_large = f"the body is larger than MAX_BODY_SIZE ({max_body} bytes)"
         self._requests: set[asyncio.Task[Any]] = set()
         self._deadline: asyncio.TimerHandle | None = None
         self._expired = False
+        self._closing = False  # in the delay: every response closes its connection
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -67,6 +75,8 @@ class RequestLimits:
             return
         if length is None and _has(scope, b"transfer-encoding"):
             receive = self._counted(receive)  # a streamed body: count it as it arrives
+        if self._closing:
+            send = _closing(send)
         self._requests.add(task)
         try:
             await self.app(scope, receive, send)
@@ -111,38 +121,32 @@ class RequestLimits:
         return receive_after_requests
 
     def _watch(self) -> Callable[[], None]:
-        """Chain `on_stop` in front of the server's SIGTERM and SIGINT handlers; return the
-        undo. Signals reach the main thread only, so elsewhere (a test's thread) it does
-        nothing: the server there handles them."""
+        """Hold the server's stop signals for the delay (see `HeldSignals`); return the undo.
+        Signals reach the main thread only, so elsewhere (a test's thread) it does nothing:
+        the server there handles them."""
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
         loop = asyncio.get_running_loop()
-        chained = {}
-        for sig in STOP_SIGNALS:
-            previous = signal.getsignal(sig)
-            chained[sig] = (previous, self._chain(loop, previous))
-            signal.signal(sig, chained[sig][1])
+        held = HeldSignals(loop, self._on_stop)
+        return held.release
 
-        def restore() -> None:
-            for sig, (previous, ours) in chained.items():
-                if signal.getsignal(sig) is ours:  # the server may have restored its own
-                    signal.signal(sig, previous)
+    def _on_stop(self, held: "HeldSignals") -> None:
+        """The first stop signal: serve the delay with `Connection: close`, then hand the
+        signal to the server. A second one hands it over at once."""
+        if self._closing or self.delay <= 0:
+            held.hand_over()
+            self._start(held.loop)
+            return
+        self._closing = True
+        logger.info(
+            "stop signal: serving %g s more with Connection: close, then stopping", self.delay
+        )
 
-        return restore
+        def stop() -> None:
+            held.hand_over()
+            self._start(held.loop)
 
-    def _chain(
-        self, loop: asyncio.AbstractEventLoop, previous: Any
-    ) -> Callable[[int, FrameType | None], None]:
-        def on_stop(signum: int, frame: FrameType | None) -> None:
-            if not loop.is_closed():  # a signal handler may only hand work to the loop
-                loop.call_soon_threadsafe(self._start, loop)
-            if callable(previous):
-                previous(signum, frame)
-            elif previous == signal.SIG_DFL:
-                signal.signal(signum, signal.SIG_DFL)
-                signal.raise_signal(signum)
-
-        return on_stop
+        held.loop.call_later(self.delay, stop)
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._deadline is None:
@@ -159,6 +163,79 @@ class RequestLimits:
             task.cancel()
 
 
+class HeldSignals:
+    """SIGTERM and SIGINT held back from the server until `hand_over()`; `on_stop` is called
+    on the event loop for each one that arrives.
+
+    Servers hear signals in one of two ways. uvicorn (alone or in gunicorn's worker) has
+    Python handlers: they are replaced, and called at the hand-over. granian has one handler
+    on the event loop for both signals: SIGTERM's is replaced, SIGINT's is left to stop it
+    at once (Ctrl-C), and the hand-over raises SIGINT, which its handler takes the same way.
+    """
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, on_stop: Callable[["HeldSignals"], None]
+    ) -> None:
+        self.loop = loop
+        self._on_stop = on_stop
+        self._pending: list[int] = []  # signals to hand over, in order
+        self._handed_over = False
+        self._released = False
+        self._handlers: dict[int, Any] = {}
+        self._on_loop = loop.remove_signal_handler(signal.SIGTERM)
+        if self._on_loop:
+            loop.add_signal_handler(signal.SIGTERM, self._arrived, signal.SIGTERM)
+        else:
+            self._handlers = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, self._python_handler)
+
+    def _python_handler(self, signum: int, frame: FrameType | None) -> None:
+        # Between two bytecodes of whatever runs in the main thread: hand work to the loop.
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._arrived, signum)
+
+    def _arrived(self, signum: int) -> None:
+        self._pending.append(signum)
+        if self._handed_over:
+            self._pass_on()
+        else:
+            self._on_stop(self)
+
+    def hand_over(self) -> None:
+        """The signals held so far to the server, and the ones after them at once."""
+        if self._handed_over:
+            return
+        self._handed_over = True
+        if not self._on_loop:
+            self.release()  # the server's own handlers take any further signal
+        self._pass_on()
+
+    def _pass_on(self) -> None:
+        pending, self._pending = self._pending, []
+        for signum in pending:
+            if self._on_loop:
+                signal.raise_signal(signal.SIGINT)  # the server's loop handler: a stop
+                continue
+            handler = self._handlers[signum]
+            if callable(handler):
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(signum)
+
+    def release(self) -> None:
+        """Undo, at the end of the lifespan (main thread only)."""
+        if self._released:
+            return
+        self._released = True
+        if self._on_loop:
+            self.loop.remove_signal_handler(signal.SIGTERM)
+            return
+        for sig, handler in self._handlers.items():
+            if signal.getsignal(sig) == self._python_handler:  # the server may have changed it
+                signal.signal(sig, handler)
+
+
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
@@ -171,6 +248,19 @@ def _content_length(scope: Scope) -> int | None:
 
 def _has(scope: Scope, header: bytes) -> bool:
     return any(name == header for name, _ in scope["headers"])
+
+
+def _closing(send: Send) -> Send:
+    """`send`, with `Connection: close` on the response: the server closes the connection
+    after it, and the proxy opens a new one for its next request."""
+
+    async def send_closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [h for h in message.get("headers", []) if h[0].lower() != b"connection"]
+            message["headers"] = [*headers, (b"connection", b"close")]
+        await send(message)
+
+    return send_closing
 
 
 async def _answer(send: Send, status: int, detail: str) -> None:

@@ -30,7 +30,10 @@ class ServiceSettings(BaseSettings):
     WEB_CONCURRENCY: Workers = 1
     THREADPOOL_SIZE: int = Field(default=40, ge=1)
     # The stop budget: after SIGTERM, in this order, each part at most this many seconds.
-    # In-flight requests finish (the server stops accepting new ones first),
+    # The service keeps accepting, answering with `Connection: close` so a proxy stops
+    # reusing its connections (production only; Kubernetes' preStop sleep does it there),
+    STOP_DELAY: int = Field(default=2, ge=0)
+    # then in-flight requests finish (the server stops accepting new ones first),
     GRACEFUL_TIMEOUT: int = Field(default=20, ge=1)
     # then background work the lifespan owns finishes or is cancelled,
     DRAIN_TIMEOUT: int = Field(default=10, ge=0)
@@ -53,7 +56,12 @@ class ServiceSettings(BaseSettings):
     @property
     def stop_budget(self) -> int:
         """Seconds a stop may take in all: the sum of its parts."""
-        return self.GRACEFUL_TIMEOUT + self.DRAIN_TIMEOUT + self.POOL_TIMEOUT
+        return self.stop_delay + self.GRACEFUL_TIMEOUT + self.DRAIN_TIMEOUT + self.POOL_TIMEOUT
+
+    @property
+    def stop_delay(self) -> int:
+        """STOP_DELAY in production; in development a stop is at once."""
+        return self.STOP_DELAY if self.ENVIRONMENT == "production" else 0
 
     @property
     def kill_timeout(self) -> int:
