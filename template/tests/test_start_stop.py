@@ -17,6 +17,7 @@ from tests.servers import BIN, ROOT, call, free_port, running
 
 DATABASE_URL = Settings.model_fields.get("DATABASE_URL")
 SQLITE = DATABASE_URL is not None and str(DATABASE_URL.default).startswith("sqlite:")
+WORKERS = 2
 
 
 def broken_dependency(tmp_path: Path) -> dict[str, str]:
@@ -82,7 +83,7 @@ def test_a_stop_serves_its_delay_with_connection_close(
     delay = 2
     port = free_port()
     env = {
-        "PORT": str(port), "WEB_CONCURRENCY": "2", "STOP_DELAY": str(delay),
+        "PORT": str(port), "WEB_CONCURRENCY": str(WORKERS), "STOP_DELAY": str(delay),
         "GRACEFUL_TIMEOUT": "2", "DRAIN_TIMEOUT": "1", "POOL_TIMEOUT": "1", **database_env,
     }  # fmt: skip
     ready = f"http://127.0.0.1:{port}/health/ready"
@@ -94,10 +95,19 @@ def test_a_stop_serves_its_delay_with_connection_close(
         assert get(kept) == (200, None)  # a keep-alive connection, as a proxy holds them
         stopped_at = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        time.sleep(delay / 4)
+        # The server passes the signal to its workers (uvicorn's supervisor within 0.5 s).
+        deadline = time.monotonic() + delay
+        while log.read_text().count("stop signal:") < WORKERS:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
         # Still served, on the connection kept and on a new one, and each is then closed.
-        assert get(kept) == (200, "close"), log.read_text()
-        assert get(http.client.HTTPConnection("127.0.0.1", port, timeout=5)) == (200, "close")
+        fresh = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            assert get(kept) == (200, "close"), log.read_text()
+            assert get(fresh) == (200, "close"), log.read_text()
+        finally:
+            kept.close()
+            fresh.close()
         proc.wait(timeout=30)
         elapsed = time.monotonic() - stopped_at
     text = log.read_text()

@@ -1,5 +1,5 @@
 """The database: `database.py` (the backend chosen at generation), its settings, migrations.
 
 Every backend has the same public names: `Database` (`connect`, `close`, `ping`, `migrate`,
-and `items`, its `ItemRepository`: `create`, `get`, `list`, `delete`).
+`UNREACHABLE`, and `items`, its `ItemRepository`: `create`, `get`, `list`, `delete`).
 """
