@@ -701,6 +701,10 @@ def test_nginx_retries_idempotent_requests_a_bounded_number_of_times(project: Pr
     assert 1 < int(tries) <= 3
     for name in ("proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout"):
         assert len(directives(conf, name)) == 1, name
+    # A request lost on a vanished host times out, and must still be young enough to retry.
+    (read,) = directives(conf, "proxy_read_timeout")
+    (window,) = directives(conf, "proxy_next_upstream_timeout")
+    assert int(read.rstrip("s")) < int(window.rstrip("s"))
 
 
 # --- deploy/kubernetes/ --------------------------------------------------------------------
