@@ -125,6 +125,9 @@ def balanced(
     ports = [free_port(), free_port()]
     env = {
         "WEB_CONCURRENCY": "1",
+        # An instance stops accepting at once: nginx's own retry is what these tests prove
+        # (STOP_DELAY would keep serving the burst to its end).
+        "STOP_DELAY": "0",
         "GRACEFUL_TIMEOUT": str(GRACEFUL_TIMEOUT),
         "DATABASE_URL": installed.database_url,
         "MIGRATE_ON_START": "false",

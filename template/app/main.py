@@ -30,6 +30,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     """
     settings: Settings = app.state.settings
     logs.configure(settings.LOG_LEVEL)
+    starting = time.monotonic()
     async with AsyncExitStack() as stack:
         executor = size_thread_pools(settings.THREADPOOL_SIZE)
         stack.callback(executor.shutdown, wait=False, cancel_futures=True)
@@ -41,6 +42,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         for feature in FEATURES:
             if feature.open is not None:
                 checks.update(await stack.enter_async_context(feature.open(app, state)))
+        logger.info(
+            "lifespan startup complete in %.1f s (pid %d)", time.monotonic() - starting, os.getpid()
+        )
         yield state
         logger.info("lifespan shutdown: closing resources (pid %d)", os.getpid())
         stopping = time.monotonic()

@@ -2,6 +2,7 @@
 that keeps serving for STOP_DELAY seconds with `Connection: close` before it stops accepting.
 """
 
+import contextlib
 import http.client
 import os
 import signal
@@ -80,34 +81,30 @@ def get(conn: http.client.HTTPConnection) -> tuple[int, str | None]:
 def test_a_stop_serves_its_delay_with_connection_close(
     database_env: dict[str, str], tmp_path: Path
 ) -> None:
-    delay = 2
+    delay = 3
     port = free_port()
     env = {
-        "PORT": str(port), "WEB_CONCURRENCY": str(WORKERS), "STOP_DELAY": str(delay),
-        "GRACEFUL_TIMEOUT": "2", "DRAIN_TIMEOUT": "1", "POOL_TIMEOUT": "1", **database_env,
+        "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(WORKERS),
+        "STOP_DELAY": str(delay), "GRACEFUL_TIMEOUT": "2", "DRAIN_TIMEOUT": "1",
+        "POOL_TIMEOUT": "1", **database_env,
     }  # fmt: skip
     ready = f"http://127.0.0.1:{port}/health/ready"
     log = tmp_path / "server.log"
-    with running(
-        [str(BIN / "python"), "-m", "app"], {"HOST": "127.0.0.1", **env}, log, ready
-    ) as proc:
-        kept = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    with (
+        running([str(BIN / "python"), "-m", "app"], env, log, ready) as proc,
+        contextlib.closing(http.client.HTTPConnection("127.0.0.1", port, timeout=5)) as kept,
+        contextlib.closing(http.client.HTTPConnection("127.0.0.1", port, timeout=5)) as fresh,
+    ):
+        # Ready means one worker answers; each must be serving before the signal.
+        wait_for_lines(log, "lifespan startup complete", WORKERS)
         assert get(kept) == (200, None)  # a keep-alive connection, as a proxy holds them
         stopped_at = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        # The server passes the signal to its workers (uvicorn's supervisor within 0.5 s).
-        deadline = time.monotonic() + delay
-        while log.read_text().count("stop signal:") < WORKERS:
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
+        wait_for_lines(log, "stop signal:", WORKERS)  # the server passes it to its workers
         # Still served, on the connection kept and on a new one, and each is then closed.
-        fresh = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        try:
-            assert get(kept) == (200, "close"), log.read_text()
-            assert get(fresh) == (200, "close"), log.read_text()
-        finally:
-            kept.close()
-            fresh.close()
+        assert time.monotonic() - stopped_at < delay, log.read_text()
+        assert get(kept) == (200, "close"), log.read_text()
+        assert get(fresh) == (200, "close"), log.read_text()
         proc.wait(timeout=30)
         elapsed = time.monotonic() - stopped_at
     text = log.read_text()
@@ -115,3 +112,11 @@ def test_a_stop_serves_its_delay_with_connection_close(
     assert delay <= elapsed < delay + 4, f"stopped {elapsed:.1f} s after SIGTERM:\n{text}"
     with pytest.raises(OSError):
         call("GET", ready)  # nothing listens any more
+
+
+def wait_for_lines(log: Path, text: str, count: int, timeout: float = 30) -> None:
+    """Until `log` holds `count` lines with `text` (one per worker)."""
+    deadline = time.monotonic() + timeout
+    while log.read_text().count(text) < count:
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
