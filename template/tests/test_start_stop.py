@@ -71,6 +71,18 @@ def test_a_database_that_cannot_open_is_a_failed_start(workers: int, tmp_path: P
     assert done.returncode != 0, done.stderr[-3000:]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_clean_stop_exits_0(workers: int, database_env: dict[str, str], tmp_path: Path) -> None:
+    port = free_port()
+    env = {"HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(workers)}
+    log = tmp_path / "server.log"
+    ready = f"http://127.0.0.1:{port}/health/ready"
+    with running([str(BIN / "python"), "-m", "app"], {**env, **database_env}, log, ready) as proc:
+        wait_for_lines(log, "lifespan startup complete", workers)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+
+
 def get(conn: http.client.HTTPConnection) -> tuple[int, str | None]:
     conn.request("GET", "/health/live")
     response = conn.getresponse()
