@@ -282,38 +282,15 @@ def test_forwarded_for_is_believed_from_the_balancer_only(cluster: Cluster) -> N
     assert forged not in direct[0] and f"{client}:" in direct[0], direct
 
 
-def test_a_host_that_vanishes_is_failed_over_without_failed_gets(cluster: Cluster) -> None:
-    seconds, cut_at = 8.0, 2.0
-    proc = cluster.load("/examples/sleep?seconds=0.01", seconds=seconds, concurrency=8)
-    time.sleep(cut_at)
-    cluster.net.vanish("app1")
-    try:
-        done = results(proc)
-    finally:
-        cluster.net.restore("app1")
-    before = [r for r in done if r[0] + r[1] < cut_at]
-    after = [r for r in done if r[0] + r[1] >= cut_at]  # in flight at the cut, or later
-    failed = [r for r in done if r[2] != 200]
-    print(
-        f"\nhost vanished under load: {len(done)} requests, {len(failed)} failed; "
-        f"p99 before {p99([r[1] for r in before]) * 1000:.0f} ms ({len(before)} requests), "
-        f"after {p99([r[1] for r in after]) * 1000:.0f} ms ({len(after)} requests), "
-        f"slowest {max(r[1] for r in done):.1f} s"
-    )
-    assert failed == [], f"{failed[:5]}\n{cluster.all_logs()}"
-    # Whatever was answered after the cut, app2 answered: nginx sent it there, or sent it
-    # there again once the attempt on app1 timed out.
-    app2 = worker_pids(cluster, "app2")
-    answered_after = {pid for start, latency, _, pid in done if start + latency > cut_at + 0.5}
-    assert answered_after and answered_after <= app2, (answered_after, app2)
-    # Back on the network, app1 is in nginx's rotation again within its fail_timeout.
-    app1 = worker_pids(cluster, "app1")
-    wait(
-        lambda: cluster.call("GET", "lb", "/examples/sleep?seconds=0")[1]["pid"] in app1,
-        "nginx never sent to app1 again",
-        cluster,
-        timeout=30,
-    )
+def in_rotation(cluster: Cluster, host: str) -> None:
+    """Wait until nginx sends requests to `host` again."""
+    pids = worker_pids(cluster, host)
+
+    def answers() -> bool:
+        status, body = cluster.call("GET", "lb", "/examples/sleep?seconds=0")
+        return status == 200 and body["pid"] in pids
+
+    wait(answers, f"nginx never sent to {host} again", cluster, timeout=40)
 
 
 def test_the_connection_budget_holds_under_load_on_both_hosts(cluster: Cluster) -> None:
@@ -354,6 +331,7 @@ def test_a_job_enqueued_on_one_host_is_done_by_the_worker_and_read_on_the_other(
 
 
 def test_a_host_stopped_gracefully_under_load_fails_no_request(cluster: Cluster) -> None:
+    in_rotation(cluster, "app1")  # whatever an earlier test left, both hosts take traffic
     proc = cluster.load("/examples/sleep?seconds=0.05", seconds=8, concurrency=8)
     time.sleep(2)
     stopping = cluster.apps["app2"]
