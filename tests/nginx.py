@@ -27,8 +27,8 @@ def binary() -> str:
     pytest.skip(reason)
 
 
-def on_loopback(conf: str, servers: list[int], listen: int) -> str:
-    """`conf` with its upstream line repeated for each loopback port and its listen port set.
+def with_upstreams(conf: str, servers: list[str]) -> str:
+    """`conf` with its upstream line repeated for each `ADDRESS:PORT` in `servers`.
 
     As the file documents for fixed addresses, the repeated lines drop `resolve`: there is
     no name to re-resolve, and Debian's nginx (1.22) predates `resolve` on upstream servers.
@@ -36,8 +36,13 @@ def on_loopback(conf: str, servers: list[int], listen: int) -> str:
     (upstream,) = UPSTREAM.finditer(conf)  # exactly one, or the documented line changed
     indent = upstream.group(1)
     params = "".join(f" {p}" for p in (upstream.group(2) or "").split() if p != "resolve")
-    lines = "\n".join(f"{indent}server 127.0.0.1:{port}{params};" for port in servers)
-    conf = UPSTREAM.sub(lines, conf, count=1)
+    lines = "\n".join(f"{indent}server {server}{params};" for server in servers)
+    return UPSTREAM.sub(lines, conf, count=1)
+
+
+def on_loopback(conf: str, servers: list[int], listen: int) -> str:
+    """`conf` balancing the loopback ports `servers`, listening on loopback port `listen`."""
+    conf = with_upstreams(conf, [f"127.0.0.1:{port}" for port in servers])
     conf, listens = LISTEN.subn(rf"\g<1>listen 127.0.0.1:{listen};", conf)
     assert listens == 1, "deploy/nginx.conf should have exactly one `listen 8080;` line"
     return conf

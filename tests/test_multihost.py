@@ -216,7 +216,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         prefix.mkdir()
         conf = prefix / "nginx.conf"
         conf.write_text(
-            on_hosts((root / "deploy" / "nginx.conf").read_text(), [net.address(h) for h in APPS])
+            nginx.with_upstreams(
+                (root / "deploy" / "nginx.conf").read_text(),
+                [f"{net.address(host)}:{PORT}" for host in APPS],
+            )
         )
         net.start("lb", nginx.command(conf, prefix, foreground=True), {}, logs / "lb.log")
         cluster = Cluster(net, python, logs, sockets, apps)
@@ -240,27 +243,13 @@ def _ready(cluster: Cluster, host: str) -> bool:
         return False
 
 
-def on_hosts(conf: str, addresses: list[str]) -> str:
-    """`conf` with its upstream line repeated for each host's address, as DEPLOY.md says
-    (fixed addresses: no `resolve`)."""
-    (upstream,) = nginx.UPSTREAM.finditer(conf)
-    indent = upstream.group(1)
-    params = "".join(f" {p}" for p in (upstream.group(2) or "").split() if p != "resolve")
-    lines = "\n".join(f"{indent}server {address}:{PORT}{params};" for address in addresses)
-    return nginx.UPSTREAM.sub(lines, conf, count=1)
-
-
-def worker_pids(cluster: Cluster, host: str) -> set[int]:
-    return cluster.net.pids(host)
-
-
 def test_requests_through_the_balancer_reach_both_hosts_and_all_four_workers(
     cluster: Cluster,
 ) -> None:
     done = results(cluster.load("/examples/sleep?seconds=0.01", seconds=3, concurrency=8))
     assert {status for _, _, status, _ in done} == {200}, cluster.all_logs()
     pids = {pid for _, _, _, pid in done}
-    by_host = {host: pids & worker_pids(cluster, host) for host in APPS}
+    by_host = {host: pids & cluster.net.pids(host) for host in APPS}
     assert all(len(found) == WORKERS for found in by_host.values()), (by_host, pids)
     assert pids == set().union(*by_host.values())
 
@@ -284,7 +273,7 @@ def test_forwarded_for_is_believed_from_the_balancer_only(cluster: Cluster) -> N
 
 def in_rotation(cluster: Cluster, host: str) -> None:
     """Wait until nginx sends requests to `host` again."""
-    pids = worker_pids(cluster, host)
+    pids = cluster.net.pids(host)
 
     def answers() -> bool:
         status, body = cluster.call("GET", "lb", "/examples/sleep?seconds=0")

@@ -51,10 +51,21 @@ def sweep() -> None:
         owner = re.fullmatch(r"fs(\d+)-[a-z0-9]+", name)
         if owner is None or Path(f"/proc/{owner.group(1)}").exists():
             continue
-        for pid in Topology.pids_of(name):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+        _remove(name)
+
+
+def _remove(namespace: str) -> None:
+    """Kill whatever runs in `namespace`, then delete it."""
+    for pid in Topology.pids_of(namespace):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    subprocess.run(["ip", "netns", "delete", namespace], capture_output=True)
+
+
+def _signal_group(proc: "subprocess.Popen[bytes]", sig: int) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
 
 
 def _ip(*args: str) -> None:
@@ -135,10 +146,7 @@ class Topology:
 
     def pids(self, host: str) -> set[int]:
         """The processes running inside `host`."""
-        found = subprocess.run(
-            ["ip", "netns", "pids", self.namespace(host)], capture_output=True, text=True
-        )
-        return {int(pid) for pid in found.stdout.split()}
+        return self.pids_of(self.namespace(host))
 
     def vanish(self, host: str) -> None:
         """Cut `host` off the switch: its packets are dropped, nobody is told."""
@@ -151,32 +159,16 @@ class Topology:
         """Stop every process started here (their groups), kill anything left in the
         namespaces, and delete them."""
         for proc in self._procs:
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+            _signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + 15
         for proc in self._procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-        for ns in self._made:
-            for pid in self.pids_of(ns):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        for proc in self._procs:
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait()
         for ns in reversed(self._made):
-            subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
+            _remove(ns)
+        for proc in self._procs:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
         self._made.clear()
 
     @staticmethod
