@@ -111,8 +111,13 @@ class Checker:
         return StepResult(name, "pass", _since(started))
 
     def env(self, **extra: str) -> dict[str, str]:
-        """The environment the project's tools and servers run with."""
-        return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **extra}
+        """The environment the project's tools and servers run with.
+
+        Bytecode goes to the check's own directory (PYTHONPYCACHEPREFIX), never into the
+        project or the venv: each module compiles once per check, not once per process.
+        """
+        inherited = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        return {**inherited, "PYTHONPYCACHEPREFIX": str(self.work / "pycache"), **extra}
 
     def tool(self, *args: str, env: dict[str, str] | None = None, timeout: float = 900) -> str:
         """Run a command in the project; a non-zero exit fails the step with its output."""
@@ -160,15 +165,12 @@ class Checker:
         if not self.python.exists():
             venv = [uv, "venv", "-q", str(self.venv)] if uv else [sys.executable, "-m", "venv"]
             self.tool(*venv, *([] if uv else [str(self.venv)]))
+        # Not compiled here: the steps compile what they import, once, into the check's cache.
         if uv:
-            # Compiled bytecode, as pip leaves it: the servers and tests run with
-            # PYTHONDONTWRITEBYTECODE, so without it every process compiles its imports again.
-            self.tool(
-                uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(self.python),
-                "-e", ".[dev]",
-            )  # fmt: skip
+            self.tool(uv, "pip", "install", "-q", "--python", str(self.python), "-e", ".[dev]")
         else:
-            self.tool(str(self.python), "-m", "pip", "install", "-q", "-e", ".[dev]")
+            pip = [str(self.python), "-m", "pip", "install", "-q", "--no-compile"]
+            self.tool(*pip, "-e", ".[dev]")
 
     def step_lint(self) -> None:
         """`ruff check` and `ruff format --check`."""
