@@ -32,6 +32,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return ByModule(config, log)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`check`'s own single tests after the matrix rows: xdist hands out modules with many
+    tests first and single ones in this order, and these are the shortest to end on."""
+    items.sort(key=lambda item: Path(str(item.path)).stem == "test_check")
+
+
 @pytest.fixture
 def run() -> Run:
     """Invoke `fastscaffold ARGS...`; unexpected exceptions fail the test instead of hiding."""

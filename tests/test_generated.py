@@ -49,7 +49,7 @@ VARIANTS = {
 }
 WORKERS = 2
 GRACEFUL_TIMEOUT = 5
-WRITES = 200
+WRITES = 64  # four rounds of 16 at once
 
 
 class Project:
@@ -58,7 +58,10 @@ class Project:
     def __init__(self, root: Path, python: Path, answers: dict[str, object]) -> None:
         self.root, self.python, self.answers = root, python, answers
         self.database = str(answers["database"])
-        self.env = {"WEB_CONCURRENCY": str(WORKERS), "GRACEFUL_TIMEOUT": str(GRACEFUL_TIMEOUT)}
+        self.env = {
+            "WEB_CONCURRENCY": str(WORKERS), "GRACEFUL_TIMEOUT": str(GRACEFUL_TIMEOUT),
+            "STOP_DELAY": "0",  # no load balancer to leave: the generated tests prove the delay
+        }  # fmt: skip
         if self.database == "sqlite":
             self.env["DATABASE_URL"] = f"sqlite:///{root.parent / 'app.db'}"
         elif self.database == "postgres":
