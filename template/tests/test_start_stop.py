@@ -8,14 +8,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from app.core.config import Settings
-from tests.servers import BIN, ROOT, call, free_port, group, running
+from tests.servers import BIN, ROOT, call, free_port, running
 
 DATABASE_URL = Settings.model_fields.get("DATABASE_URL")
 SQLITE = DATABASE_URL is not None and str(DATABASE_URL.default).startswith("sqlite:")
@@ -82,28 +81,6 @@ def test_a_clean_stop_exits_0(workers: int, database_env: dict[str, str], tmp_pa
         wait_for_lines(log, "lifespan startup complete", workers)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, log.read_text()
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="reads the process table from /proc")
-def test_a_stop_while_the_workers_boot_is_a_clean_stop(
-    database_env: dict[str, str], tmp_path: Path
-) -> None:
-    """SIGTERM as soon as the workers exist, while they import the app: none of them is
-    left serving (the stop is not lost), and the exit is 0."""
-    env = {"HOST": "127.0.0.1", "PORT": str(free_port()), "WEB_CONCURRENCY": str(WORKERS)}
-    log = tmp_path / "server.log"
-    cmd = [str(BIN / "python"), "-m", "app"]
-    with running(cmd, {**env, **database_env}, log, ready=None) as proc:
-        deadline = time.monotonic() + 30
-        while len(group(proc.pid)) < 1 + WORKERS:
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=15) == 0, log.read_text()
-    deadline = time.monotonic() + 5  # helpers (multiprocessing's tracker) see the exit too
-    while group(proc.pid):
-        assert time.monotonic() < deadline, f"left running: {group(proc.pid)}\n{log.read_text()}"
-        time.sleep(0.05)
 
 
 def get(conn: http.client.HTTPConnection) -> tuple[int, str | None]:
