@@ -122,11 +122,6 @@ def results(proc: subprocess.Popen[str]) -> list[tuple[float, float, int, int | 
     return [tuple(r) for r in json.loads(out)]  # type: ignore[misc]
 
 
-def p99(latencies: list[float]) -> float:
-    ordered = sorted(latencies)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
-
-
 def wait(check: Any, what: str, cluster: Cluster, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not check():

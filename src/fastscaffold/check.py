@@ -166,11 +166,12 @@ class Checker:
             venv = [uv, "venv", "-q", str(self.venv)] if uv else [sys.executable, "-m", "venv"]
             self.tool(*venv, *([] if uv else [str(self.venv)]))
         # Not compiled here: the steps compile what they import, once, into the check's cache.
-        if uv:
-            self.tool(uv, "pip", "install", "-q", "--python", str(self.python), "-e", ".[dev]")
-        else:
-            pip = [str(self.python), "-m", "pip", "install", "-q", "--no-compile"]
-            self.tool(*pip, "-e", ".[dev]")
+        install = (
+            [uv, "pip", "install", "--python", str(self.python)]
+            if uv
+            else [str(self.python), "-m", "pip", "install", "--no-compile"]
+        )
+        self.tool(*install, "-q", "-e", ".[dev]")
 
     def step_lint(self) -> None:
         """`ruff check` and `ruff format --check`."""
