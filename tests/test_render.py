@@ -5,14 +5,18 @@ The selected combinations render once each, two at a time, into one directory; `
 pyproject.toml), and every combination's tests look up their own results.
 """
 
+import copy
 import json
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
 import traceback
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +24,7 @@ import pytest
 
 from fastscaffold import matrix, options
 from fastscaffold.errors import InvalidAnswerError
+from fastscaffold.options import template_root
 from fastscaffold.render import render
 
 RUFF = [sys.executable, "-m", "ruff"]
@@ -41,8 +46,13 @@ class Rendered:
     unformatted: dict[str, list[str]]
 
 
-def _prepare_worker() -> None:
-    """Set up a render worker: templates compiled once, and no per-file `git` calls.
+def _prepare_worker(template: Path) -> None:
+    """Set up a render worker: one copy of the template, its config read and its files
+    compiled once, and no per-file `git` calls.
+
+    `render` copies a checkout's template for each render (copier would read a git root as a
+    repository); the worker renders from one copy made for the whole run, so its file names,
+    and the templates compiled from them, are the same for every combination.
 
     copier runs `git` for every file it writes, to keep a destination repository's index in
     step with executable bits; the destinations here are plain directories, where each call
@@ -51,8 +61,33 @@ def _prepare_worker() -> None:
     """
     import copier._main
 
+    from fastscaffold import render as module
+
+    @contextmanager
+    def the_copy() -> Iterator[Path]:
+        yield template
+
+    module._plain_template = the_copy  # type: ignore[assignment]
     _memoize_jinja_compile()
+    _memoize_template_config()
     copier._main.is_git_available = lambda: False  # type: ignore[attr-defined]
+
+
+def _memoize_template_config() -> None:
+    """In a render worker: parse copier.yml once (copier parses it for every render, with
+    PyYAML's pure-Python loader), and give each render its own copy of the result."""
+    import copier._template
+
+    load = copier._template.load_template_config
+    loaded: dict[tuple[Path, bool], dict[str, object]] = {}
+
+    def cached(conf_path: Path, quiet: bool = False) -> dict[str, object]:
+        key = (Path(conf_path).resolve(), quiet)
+        if key not in loaded:
+            loaded[key] = load(conf_path, quiet)
+        return copy.deepcopy(loaded[key])
+
+    copier._template.load_template_config = cached
 
 
 def _memoize_jinja_compile() -> None:
@@ -143,10 +178,13 @@ def _selected(request: pytest.FixtureRequest) -> dict[str, dict[str, object]]:
 def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     """Render the combinations this session selected; run ruff over all of them at once."""
     root = tmp_path_factory.mktemp("tier1")
+    template = tmp_path_factory.mktemp("template")
+    shutil.copy2(template_root() / "copier.yml", template / "copier.yml")
+    shutil.copytree(template_root() / "template", template / "template", symlinks=True)
     selected = _selected(request)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        RENDER_PROCESSES, mp_context=context, initializer=_prepare_worker
+        RENDER_PROCESSES, mp_context=context, initializer=_prepare_worker, initargs=(template,)
     ) as pool:
         errors = dict(
             zip(
