@@ -5,12 +5,13 @@
 Each of C threads sends GETs to URL on its own keep-alive connection for S seconds (a request
 under way when the time is up still finishes). It prints one JSON list: per request, the
 start (seconds since the run began), the latency, the status (0: the connection failed) and
-the `pid` of a JSON answer that has one.
+the `pid` of a JSON answer that has one. Each failed connection is also described on stderr.
 """
 
 import argparse
 import http.client
 import json
+import sys
 import threading
 import time
 from urllib.parse import urlsplit
@@ -28,8 +29,10 @@ def worker(url: str, until: float, began: float, results: list[Result]) -> None:
             response = conn.getresponse()
             body = response.read()
             status = response.status
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException) as error:
             status, body = 0, b""
+            took = time.monotonic() - start
+            print(f"at {start - began:.3f} s, after {took:.3f} s: {error!r}", file=sys.stderr)
             conn.close()
             conn = http.client.HTTPConnection(parts.netloc, timeout=120)
         pid = None

@@ -1,10 +1,11 @@
 """Several hosts on one machine: Linux network namespaces on one bridge, for the tests that
-need separate addresses (a proxy's, a client's, each host's).
+need separate addresses (a proxy's, a client's, hosts that vanish).
 
 Each host is a namespace with one interface, `eth0`, at 10.77.0.N/24; the other end of its
 veth pair sits on a bridge inside a namespace of its own (the switch), so no packet of the
-topology ever reaches the machine's own namespace. Every namespace and every process started
-in one is removed on `close()`, whatever happened before.
+topology ever reaches the machine's own namespace. Taking a host's switch port down makes it
+vanish as a powered-off machine does: no FIN, no RST, nothing answers. Every namespace and
+every process started in one is removed on `close()`, whatever happened before.
 """
 
 import contextlib
@@ -146,6 +147,13 @@ class Topology:
     def pids(self, host: str) -> set[int]:
         """The processes running inside `host`."""
         return self.pids_of(self.namespace(host))
+
+    def vanish(self, host: str) -> None:
+        """Cut `host` off the switch: its packets are dropped, nobody is told."""
+        _ip("-n", self.namespace("switch"), "link", "set", self._port(host), "down")
+
+    def restore(self, host: str) -> None:
+        _ip("-n", self.namespace("switch"), "link", "set", self._port(host), "up")
 
     def close(self) -> None:
         """Stop every process started here (their groups), kill anything left in the
