@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import uv
 
-from fastscaffold.processes import request_json, tree, wait_for
+from fastscaffold import service
+from fastscaffold.processes import request_json, tree
 
 
 def make_venv(path: Path) -> Path:
@@ -146,9 +147,12 @@ def server_log(project: Path) -> str:
     return (project.parent / "server.log").read_text()
 
 
-def wait_until_live(
+def wait_until_ready(
     base: str, proc: subprocess.Popen[str], project: Path, timeout: float = 60
 ) -> None:
-    """Wait for `/health/live` to answer 200; fail with the server's output otherwise."""
-    if problem := wait_for(f"{base}/health/live", proc, timeout):
-        raise AssertionError(f"server {problem}:\n{server_log(project)}")
+    """Wait for `/health/ready` to answer 200, as `check` does; fail with the server's output
+    otherwise."""
+    try:
+        service.wait_ready(proc, base, timeout)
+    except service.ServiceFailed as failed:
+        raise AssertionError(f"{failed}:\n{server_log(project)}") from None

@@ -35,7 +35,7 @@ from tests.generated import (
     run,
     server,
     server_log,
-    wait_until_live,
+    wait_until_ready,
 )
 
 pytestmark = pytest.mark.tier2
@@ -152,7 +152,7 @@ def balanced(
         server(installed.python, homes[1], {**env, "PORT": str(ports[1])}) as second,
     ):
         for home, proc, port in zip(homes, (first, second), ports, strict=True):
-            wait_until_live(f"http://127.0.0.1:{port}", proc, home)
+            wait_until_ready(f"http://127.0.0.1:{port}", proc, home)
         with nginx.running(conf, prefix) as proxy:
             url = f"http://127.0.0.1:{listen}"
             wait_for_proxy(url, proxy, prefix / "nginx.log")

@@ -395,7 +395,7 @@ def check(
     postgres or mongodb, REDIS_URL for taskiq.
     """
     with _reported("check"):
-        from fastscaffold.check import STEPS, Checker, Options, workspace
+        from fastscaffold.check import STEPS, Options, run, workspace
         from fastscaffold.errors import ProjectNotFoundError, UnknownStepError
 
         for step in [*(skip or []), *(only or [])]:
@@ -406,7 +406,7 @@ def check(
         chosen = tuple(s for s in STEPS if (not only or s in only) and s not in (skip or []))
         settings = Options(chosen, venv.resolve() if venv else None, ready_timeout)
     with workspace() as work, _progress() as progress:
-        report = Checker(path.resolve(), settings, work).run(*progress)
+        report = run(path.resolve(), settings, work, *progress)
     from fastscaffold import report as reports
 
     if junit is not None:
