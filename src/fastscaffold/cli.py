@@ -1,12 +1,11 @@
 """The command line: turn flags into answers, call the core, print results and errors."""
 
 import json
-import shlex
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from typer.core import TyperCommand
@@ -14,19 +13,13 @@ from typer.core import TyperCommand
 from fastscaffold import __version__
 from fastscaffold.errors import (
     FastscaffoldError,
-    InvalidAnswerError,
-    MissingAnswersError,
     UsageError,
-    flag,
     one_line,
     quoted,
     shown,
 )
 
 # Imports stay minimal here: `--help` and `--version` must not load copier, Jinja or YAML.
-
-if TYPE_CHECKING:
-    from fastscaffold.update import Outcome
 
 APP_EXAMPLES = """\b
 Examples:
@@ -212,63 +205,26 @@ def new(
         "ci": ci,
     }
     with _reported("new"):
-        from fastscaffold import options
-
-        recorded = options.read_answers_file(answers_file) if answers_file else {}
-        given = {name: value for name, value in recorded.items() if not name.startswith("_")}
-        given.update((name, value) for name, value in flags.items() if value is not None)
-        answers: dict[str, object] = {
-            name: options.coerce(options.question(name), raw) for name, raw in given.items()
-        }
-        options.validate(answers)
-        missing = [q.name for q in options.questions() if q.name not in answers]
-        # A generated project's answers predate the questions added since: those take their
-        # defaults, as they would on `fastscaffold update`.
-        take_defaults = yes or "_src_path" in recorded
-        if missing and take_defaults:
-            answers = options.with_defaults(answers)
-        elif missing and _interactive():
-            answers = _ask(answers)
-        elif missing:
-            raise MissingAnswersError(names=missing)
-        options.validate(answers)
-        answers = {q.name: answers[q.name] for q in options.questions() if q.name in answers}
-        target = dest if dest is not None else Path(str(answers["project_name"]))
-
+        from fastscaffold import new as making
         from fastscaffold.render import render
 
-        if template is not None:
-            # A fork's own defaults apply to what the user did not choose.
-            answers = {k: v for k, v in answers.items() if not take_defaults or k in given}
-            template = _template_location(template)
-        with _status(f"Rendering {shown(target)} ..."):
-            files = render(answers, target, overwrite=overwrite, template=template)
-    _print_summary(target, files, answers, template)
+        ask = _asker() if _interactive() else None
+        made = making.plan(
+            flags, dest=dest, answers_file=answers_file, yes=yes, template=template, ask=ask
+        )
+        with _status(f"Rendering {shown(made.target)} ..."):
+            files = render(made.answers, made.target, overwrite=overwrite, template=made.template)
+    typer.echo("\n".join(making.summary(made, files)))
 
 
-def _ask(answers: Mapping[str, object]) -> dict[str, object]:
-    """Prompt for each unanswered question in copier.yml order, re-asking until valid."""
-    from fastscaffold import options
+def _asker() -> "Callable[[dict[str, object]], dict[str, object]]":
+    """Ask each unanswered question on the terminal, with typer's prompt."""
+    from fastscaffold import new as making
 
-    complete = dict(answers)
-    for q in options.questions():
-        if q.name in complete:
-            continue
-        text = q.help if q.choices is None else f"{q.help} ({', '.join(q.choices)})"
-        if q.type == "bool":
-            text = f"{q.help} (yes/no)"
-        default = options.default(q, complete)
-        while True:
-            raw = typer.prompt(text, default=None if default is None else _typed(default), type=str)
-            try:
-                value = options.coerce(q, raw)
-                options.validate({**complete, q.name: value})
-            except InvalidAnswerError as error:
-                typer.echo(f"Error: {error}", err=True)
-                continue
-            complete[q.name] = value
-            break
-    return complete
+    def prompt(text: str, default: str | None) -> str:
+        return str(typer.prompt(text, default=default, type=str))
+
+    return lambda answers: making.ask(answers, prompt, lambda line: typer.echo(line, err=True))
 
 
 @contextmanager
@@ -281,42 +237,6 @@ def _status(message: str) -> Iterator[None]:
 
     with Console(stderr=True).status(message):
         yield
-
-
-def _print_summary(
-    target: Path, files: list[Path], answers: Mapping[str, object], template: str | None = None
-) -> None:
-    tops = sorted({f"{file.parts[0]}/" if len(file.parts) > 1 else file.name for file in files})
-    typer.echo(f"Created {len(files)} files in {shown(target)}:")
-    for entry in tops:
-        typer.echo(f"  {entry}")
-    typer.echo("\nNext steps:")
-    typer.echo(f"  cd {shlex.quote(str(target))}")
-    typer.echo("  python -m venv .venv && .venv/bin/pip install -e '.[dev]'")
-    typer.echo("  .venv/bin/pytest")
-    typer.echo("  .venv/bin/python -m app")
-    typer.echo("\nTo render the same project again:")
-    typer.echo(f"  {_replay_command(target, answers, template)}")
-
-
-def _typed(value: object) -> str:
-    """Return an answer as a user would type it at a prompt or after its flag."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return ",".join(value) if isinstance(value, list) else str(value)
-
-
-def _replay_command(
-    target: Path, answers: Mapping[str, object], template: str | None = None
-) -> str:
-    """Return a shell command that renders the same project without asking anything."""
-    args = ["fastscaffold", "new", str(target), *(["--template", template] if template else [])]
-    for name, value in answers.items():
-        if isinstance(value, bool):
-            args.append(flag(name) if value else f"--no-{flag(name)[2:]}")
-        else:
-            args += [flag(name), _typed(value)]
-    return shlex.join([*args, "--yes"])
 
 
 @app.command(
@@ -339,19 +259,7 @@ def list_options(
             typer.echo(json.dumps(tiers, indent=2) if as_json else matrix.markdown(), nl=as_json)
             return
         rows = options.schema()
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    table = [["NAME", "FLAG", "CHOICES/TYPE", "DEFAULT", "HELP"]]
-    for row in rows:
-        choices = row["choices"]
-        kind = "|".join(choices) if isinstance(choices, list) else row["type"]
-        table.append([str(cell) for cell in (row["name"], row["flag"], kind, row["default"])])
-        table[-1].append(str(row["help"]))
-    widths = [max(len(line[col]) for line in table) for col in range(4)]
-    for line in table:
-        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
-        typer.echo("  ".join([*cells, line[4]]))
+    typer.echo(json.dumps(rows, indent=2) if as_json else options.table(rows))
 
 
 CHECK_EXAMPLES = """\b
@@ -487,64 +395,26 @@ def update(
         from fastscaffold import update as updating
 
         if template is not None and template != history.BUILTIN:
-            template = _template_location(template)
+            from fastscaffold.render import template_location
+
+            template = template_location(template)
         if check_only:
             if dry_run or data:
                 raise UsageError("--check only reports; drop --dry-run and --data")
-            versions = updating.status(path, to=to, template=template)
-            if versions.target > versions.current:
-                typer.echo(
-                    f"{shown(path)} is at template {versions.current}; {versions.target} is "
-                    f"available: run `fastscaffold update {shlex.quote(str(path))}`."
-                )
-                raise typer.Exit(2)
-            typer.echo(f"{shown(path)} is at template {versions.current}, up to date.")
-            return
+            line, code = updating.check_report(
+                path, updating.status(path, to=to, template=template)
+            )
+            typer.echo(line)
+            raise typer.Exit(code)
         with _status(f"Updating {shown(path)} ..."):
             outcome = updating.update(
                 path, to=to, data=data or [], template=template, dry_run=dry_run
             )
-        _print_update(path, outcome, dry_run)
+        typer.echo("\n".join(updating.report(path, outcome, dry_run=dry_run)))
         if outcome.conflicts and not dry_run:
             from fastscaffold.errors import ConflictsError
 
             raise ConflictsError(paths=outcome.conflicts)
-
-
-def _print_update(path: Path, outcome: "Outcome", dry_run: bool) -> None:
-    old, new = outcome.versions.current, outcome.versions.target
-    if not outcome.changes:
-        typer.echo(f"{shown(path)} is at template {old}; nothing to update.")
-        return
-    verb = "Would update" if dry_run else "Updated"
-    versions = f"from template {old} to {new}" if new != old else f"at template {old}"
-    typer.echo(f"{verb} {shown(path)} {versions}:")
-    for change in outcome.changes:
-        kind = change.kind
-        if change.path in outcome.conflicts:
-            kind = "conflict"
-        elif change.path in outcome.restored:
-            kind = "restored"
-        typer.echo(f"  {kind:<9} {change.path}")
-    if outcome.restored:
-        typer.echo("Restored files were deleted here but changed by this update; delete them")
-        typer.echo("again if you still do not want them.")
-    if dry_run:
-        typer.echo(f"\n{outcome.diff}\n\nNothing was changed (--dry-run).")
-    elif not outcome.conflicts:
-        typer.echo("Review with `git diff`, then commit.")
-
-
-def _template_location(template: str) -> str:
-    """Make a local template path absolute, so the project records where it really is."""
-    local = Path(template).expanduser()
-    if local.exists():
-        return str(local.resolve())
-    if "://" in template or "@" in template or template.startswith(("gh:", "gl:")):
-        return template
-    from fastscaffold.errors import TemplateSourceError
-
-    raise TemplateSourceError(source=template)
 
 
 def main() -> None:

@@ -256,6 +256,23 @@ def schema() -> list[dict[str, object]]:
     ]
 
 
+def table(rows: list[dict[str, object]]) -> str:
+    """`schema()` as `fastscaffold options` prints it: aligned columns, help last."""
+    lines = [["NAME", "FLAG", "CHOICES/TYPE", "DEFAULT", "HELP"]]
+    for row in rows:
+        choices = row["choices"]
+        kind = "|".join(choices) if isinstance(choices, list) else row["type"]
+        lines.append([str(cell) for cell in (row["name"], row["flag"], kind, row["default"])])
+        lines[-1].append(str(row["help"]))
+    widths = [max(len(line[col]) for line in lines) for col in range(4)]
+    return "\n".join(
+        "  ".join(
+            [*(cell.ljust(width) for cell, width in zip(line, widths, strict=False)), line[4]]
+        )
+        for line in lines
+    )
+
+
 @functools.cache
 def _compiled(source: str) -> Template:
     # Validators run for every candidate combination in `matrix`: compile each once.

@@ -62,6 +62,19 @@ def render(
     return files
 
 
+def template_location(template: str) -> str:
+    """Make a local template path absolute, so a project records where it really is; a git
+    URL stays as it is."""
+    local = Path(template).expanduser()
+    if local.exists():
+        return str(local.resolve())
+    if "://" in template or "@" in template or template.startswith(("gh:", "gl:")):
+        return template
+    from fastscaffold.errors import TemplateSourceError
+
+    raise TemplateSourceError(source=template)
+
+
 @contextmanager
 def _plain_template() -> Iterator[Path]:
     """Yield a template directory copier will read as files, never as a git repository."""

@@ -4,6 +4,7 @@ The update runs in a scratch clone of the project's repository (see `scratch`): 
 3-way update against the template's git history, then the changed files are copied back.
 """
 
+import shlex
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from fastscaffold.errors import (
     UnknownProjectVersionError,
     UpdateError,
     VersionNotFoundError,
+    shown,
 )
 from fastscaffold.render import record_source, render_version, update_project
 from fastscaffold.scratch import Change, Scratch
@@ -178,3 +180,39 @@ def _describe(source: str) -> str:
     if source == history.BUILTIN:
         return f"the template of fastscaffold {__version__}"
     return f"the template at '{source}'"
+
+
+def check_report(project: Path, versions: Versions) -> tuple[str, int]:
+    """`update --check`'s line and exit code: 0 when current, 2 when an update is available."""
+    if versions.target > versions.current:
+        return (
+            f"{shown(project)} is at template {versions.current}; {versions.target} is "
+            f"available: run `fastscaffold update {shlex.quote(str(project))}`.",
+            2,
+        )
+    return f"{shown(project)} is at template {versions.current}, up to date.", 0
+
+
+def report(project: Path, outcome: Outcome, *, dry_run: bool) -> list[str]:
+    """What an update did (or would do, `dry_run`): each file and how it changed."""
+    old, new = outcome.versions.current, outcome.versions.target
+    if not outcome.changes:
+        return [f"{shown(project)} is at template {old}; nothing to update."]
+    verb = "Would update" if dry_run else "Updated"
+    versions = f"from template {old} to {new}" if new != old else f"at template {old}"
+    lines = [f"{verb} {shown(project)} {versions}:"]
+    for change in outcome.changes:
+        kind = change.kind
+        if change.path in outcome.conflicts:
+            kind = "conflict"
+        elif change.path in outcome.restored:
+            kind = "restored"
+        lines.append(f"  {kind:<9} {change.path}")
+    if outcome.restored:
+        lines.append("Restored files were deleted here but changed by this update; delete them")
+        lines.append("again if you still do not want them.")
+    if dry_run:
+        lines.append(f"\n{outcome.diff}\n\nNothing was changed (--dry-run).")
+    elif not outcome.conflicts:
+        lines.append("Review with `git diff`, then commit.")
+    return lines
