@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from xml.etree import ElementTree
@@ -161,3 +162,91 @@ def test_broken_project_fails_at_the_right_step(
     report = report_of(result.stdout, schema)
     failed = [name for name, status in statuses(report).items() if status == "fail"]
     assert failed == [step], os.linesep.join(str(s) for s in report["steps"])  # type: ignore[attr-defined]
+
+
+GREETINGS = """from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel
+
+router = APIRouter(prefix="/greetings", tags=["greetings"])
+
+
+class Greeting(BaseModel):
+    text: str
+
+
+@router.get("/{name}", responses={404: {"description": "Nobody by that name"}})
+async def greet(name: str, polite: bool = Query()) -> Greeting:
+    if name == "nobody":
+        raise HTTPException(404)
+    return Greeting(text=f"Hello, {name}" + ("!" if polite else ""))
+
+
+@router.post("", status_code=201)
+async def remember(greeting: Greeting) -> Greeting:
+    return BROKEN
+"""
+
+
+def _grown(project: Path) -> None:
+    """Months later: the examples deleted by hand, a route of the team's own added, and the
+    module that holds the app renamed (pyproject.toml's `[tool.fastapi] entrypoint` says)."""
+    app = project / "app"
+    shutil.rmtree(app / "examples")
+    (app / "api" / "routes" / "examples.py").unlink()
+    for test in project.glob("tests/test_*.py"):
+        if "examples" in test.read_text():
+            test.unlink()
+    replace(app / "features.py", "from app.examples.feature import FEATURE as EXAMPLES\n", "")
+    replace(app / "features.py", ", EXAMPLES]", "]")
+    replace(app / "core" / "config.py", "from app.examples.settings import ExamplesSettings\n", "")
+    replace(app / "core" / "config.py", "class Settings(ExamplesSettings, ", "class Settings(")
+    (app / "api" / "routes" / "greetings.py").write_text(GREETINGS)
+    main = app / "main.py"
+    replace(main, "routes import health\n", "routes import greetings, health\n")
+    include = "    app.include_router(greetings.router)\n"
+    replace(main, "(health.router)\n", f"(health.router)\n{include}")
+    main.rename(app / "service.py")
+    replace(app / "serve.py", '"app.main:app"', '"app.service:app"')
+    replace(project / "pyproject.toml", '"app.main:app"', '"app.service:app"')
+
+
+def replace(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new))
+
+
+@pytest.mark.tier2
+def test_check_follows_a_service_as_it_grows(
+    run: Run, tmp_path: Path, schema: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for part in ("STOP_DELAY", "GRACEFUL_TIMEOUT", "DRAIN_TIMEOUT", "POOL_TIMEOUT"):  # short
+        monkeypatch.setenv(part, "1")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    project = generate(tmp_path / "svc", examples=True)
+    _grown(project)
+    venv = tmp_path / "venv"
+    args = ["--json", "--venv", venv, "--only", "answers", "--only", "install", "--only", "boot"]
+    # The team's new write is broken: check calls it from the document and says so.
+    result = run("check", project, *args, "--only", "stop")
+    report = report_of(result.stdout, schema)
+    [boot] = [s for s in report["steps"] if s["name"] == "boot"]  # type: ignore[attr-defined]
+    assert result.exit_code == 1 and boot["status"] == "fail", result.stdout
+    assert boot["reason"].startswith("POST /greetings: status 500"), boot["reason"]
+
+    replace(project / "app" / "api" / "routes" / "greetings.py", "BROKEN", "greeting")
+    result = run("check", project, *args, "--only", "stop")
+    report = report_of(result.stdout, schema)
+    assert result.exit_code == 0, result.stdout
+    [boot] = [s for s in report["steps"] if s["name"] == "boot"]  # type: ignore[attr-defined]
+    assert "left out" not in boot["reason"], boot["reason"]
+
+    # Against a database given in the environment, the writes wait for --write-probes.
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'theirs.db'}")
+    result = run("check", project, *args)
+    report = report_of(result.stdout, schema)
+    assert result.exit_code == 0, result.stdout
+    [boot] = [s for s in report["steps"] if s["name"] == "boot"]  # type: ignore[attr-defined]
+    left_out = boot["reason"].partition("; left out ")[2]
+    writes = ("POST /greetings", "POST /items", "DELETE /items/{item_id}")
+    assert all(w in left_out for w in writes) and "DATABASE_URL" in left_out, boot["reason"]

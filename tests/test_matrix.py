@@ -80,10 +80,12 @@ def services(combo: matrix.Combination, monkeypatch: pytest.MonkeyPatch) -> Iter
         created = f"check_{uuid.uuid4().hex[:10]}"
         asyncio.run(_admin(server, f'CREATE DATABASE "{created}"'))
         monkeypatch.setenv("DATABASE_URL", f"{server}/{created}")
+        extra.append("--write-probes")  # a database of this test's own
     elif combo["database"] == "mongodb":
         mongo = f"check_{uuid.uuid4().hex[:10]}"
         monkeypatch.setenv("DATABASE_URL", f"{mongodb_server()}/{mongo}")
         monkeypatch.setenv("MONGODB_URL", mongodb_server())  # the project's own tests
+        extra.append("--write-probes")
     else:
         monkeypatch.delenv("DATABASE_URL", raising=False)
     if combo["task_queue"] == "taskiq":

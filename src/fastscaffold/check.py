@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from fastscaffold import processes, service
-from fastscaffold.probes import probe_endpoints
+from fastscaffold.probes import probe
 
 STEPS = ("answers", "install", "lint", "types", "tests", "boot", "stop")
 Status = Literal["pass", "fail", "skip"]
@@ -65,6 +68,7 @@ class Options:
     steps: tuple[str, ...] = STEPS
     venv: Path | None = None
     ready_timeout: float = 60.0
+    write_probes: bool = False  # send writes even to a database given in the environment
 
 
 @dataclass
@@ -79,6 +83,7 @@ class Context:
     server: subprocess.Popen[bytes] | None = None
     queue_worker: subprocess.Popen[bytes] | None = None
     base: str = ""
+    document: dict[str, Any] = field(default_factory=dict)  # the booted app's OpenAPI
 
     @property
     def venv(self) -> Path:
@@ -87,6 +92,22 @@ class Context:
     @property
     def python(self) -> Path:
         return self.venv / "bin" / "python"
+
+    @functools.cached_property
+    def entrypoint(self) -> str:
+        """Where the app is: `[tool.fastapi] entrypoint` in pyproject.toml, as `fastapi run`
+        reads it (`module:attribute`)."""
+        try:
+            with (self.project / "pyproject.toml").open("rb") as file:
+                found = tomllib.load(file).get("tool", {}).get("fastapi", {}).get("entrypoint")
+        except (OSError, tomllib.TOMLDecodeError):
+            found = None
+        return str(found or "app.main:app")
+
+    @property
+    def package(self) -> str:
+        """The top-level package of the app: `python -m PACKAGE` starts the service."""
+        return self.entrypoint.split(":")[0].split(".")[0]
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment the project's tools and servers run with.
@@ -135,7 +156,8 @@ class Context:
 
     def setting(self, expression: str, env: dict[str, str], failure: str) -> int:
         """An integer the project's own settings give for `expression`, in `env`."""
-        code = f"from app.core.config import get_settings; print(get_settings().{expression})"
+        config = f"{self.package}.core.config"
+        code = f"from {config} import get_settings; print(get_settings().{expression})"
         result = subprocess.run(
             [str(self.python), "-c", code], cwd=self.project, env=env,
             capture_output=True, text=True, check=False,
@@ -150,7 +172,8 @@ class Context:
         ).strip()
 
 
-Step = Callable[[Context], None]
+# A step raises StepFailed or StepSkipped, or returns what it found (None: nothing to say).
+Step = Callable[[Context], "str | None"]
 
 
 def run(
@@ -182,12 +205,12 @@ def run(
 def _timed(name: str, step: Step, context: Context) -> StepResult:
     started = time.monotonic()
     try:
-        step(context)
+        found = step(context)
     except StepFailed as failed:
         return StepResult(name, "fail", _since(started), failed.reason, failed.output or None)
     except StepSkipped as skipped:
         return StepResult(name, "skip", _since(started), str(skipped))
-    return StepResult(name, "pass", _since(started))
+    return StepResult(name, "pass", _since(started), found)
 
 
 # -- steps -------------------------------------------------------------------------------
@@ -256,19 +279,23 @@ def tests(context: Context) -> None:
     )  # fmt: skip
 
 
-def boot(context: Context) -> None:
-    """Start the real server, wait until ready, probe the endpoints, count the workers."""
+def boot(context: Context) -> str:
+    """Start the real server and wait until ready; probe the contract, every operation the
+    app's OpenAPI document declares and the template's round trips; count the workers."""
     context.need_venv()
     port = processes.free_port()
     context.base = f"http://127.0.0.1:{port}"
-    env = context.env(HOST="127.0.0.1", PORT=str(port), **context.services(boot=True))
+    # API_DOCS: the app serves its OpenAPI document, which the probes are made from.
+    env = context.env(
+        HOST="127.0.0.1", PORT=str(port), API_DOCS="true", **context.services(boot=True)
+    )
     context.server = processes.start(
-        [str(context.python), "-m", "app"], cwd=context.project, env=env,
+        [str(context.python), "-m", context.package], cwd=context.project, env=env,
         log=context.work / "server.log",
     )  # fmt: skip
     if context.report.answers.get("task_queue") == "taskiq":
         context.queue_worker = processes.start(
-            [str(context.python), "-m", "app.queue"],
+            [str(context.python), "-m", f"{context.package}.queue"],
             cwd=context.project, env=env, log=context.work / "queue.log",
         )  # fmt: skip
     try:
@@ -276,12 +303,55 @@ def boot(context: Context) -> None:
     except service.ServiceFailed as failed:
         raise StepFailed(str(failed), context.logs()) from None
     expected = _expected_workers(context, env)
-    failures = probe_endpoints(context.base, context.report.answers)
-    if failures:
-        raise StepFailed("; ".join(failures), context.logs())
+    context.document = _document(context, env)
+    probed = probe(context.base, context.document, writes=_writes_refused(context))
+    if probed.failures:
+        raise StepFailed("; ".join(probed.failures), context.logs())
     found = len(processes.workers(context.server.pid))
     if expected > 1 and found != expected:  # one worker means no supervisor process
         raise StepFailed(f"{found} worker processes, expected {expected}", context.logs())
+    return probed.summary()
+
+
+_OPENAPI = """
+import importlib, json, sys
+module, _, name = sys.argv[1].partition(":")
+print(json.dumps(getattr(importlib.import_module(module), name or "app").openapi()))
+"""
+
+
+def _document(context: Context, env: dict[str, str]) -> dict[str, Any]:
+    """The OpenAPI document the running app serves; where it serves none (API documents off
+    in production), the one its entrypoint builds, in the same environment."""
+    try:
+        status, served = processes.request_json("GET", f"{context.base}/openapi.json")
+        if status == 200 and isinstance(served, dict) and "paths" in served:
+            return served
+    except (OSError, ValueError):
+        pass
+    result = subprocess.run(
+        [str(context.python), "-c", _OPENAPI, context.entrypoint], cwd=context.project,
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    try:
+        built = json.loads(result.stdout) if result.returncode == 0 else None
+    except ValueError:
+        built = None
+    if not isinstance(built, dict):
+        reason = f"could not read the OpenAPI document of {context.entrypoint}"
+        raise StepFailed(reason, result.stderr[-2000:])
+    return built
+
+
+def _writes_refused(context: Context) -> str | None:
+    """Why writes may not be sent, or None: they go to the check's own SQLite file, the
+    project has no database, or --write-probes asks for them."""
+    database = context.report.answers.get("database")
+    if context.options.write_probes or database == "none":
+        return None
+    if database == "sqlite" and "DATABASE_URL" not in os.environ:
+        return None
+    return "DATABASE_URL is the service's own database: --write-probes sends writes there"
 
 
 def _expected_workers(context: Context, env: dict[str, str]) -> int:
@@ -301,15 +371,18 @@ def _stop_limit(context: Context) -> int:
     return context.setting(expression, env, "could not read the stop budget")
 
 
+SLOW = "/examples/sleep"
+
+
 def stop(context: Context) -> None:
     """SIGTERM with requests in flight: they complete and the whole tree exits in time."""
     if context.server is None or context.server.poll() is not None:
         raise StepSkipped("no server was booted")
     limit = _stop_limit(context)
-    # The examples have a route that takes a second; without them no route is slow, so
-    # the requests only prove the server answers until it is told to stop.
-    slow = context.report.answers.get("examples", True)
-    url = f"{context.base}/examples/sleep?seconds=1" if slow else f"{context.base}/health/live"
+    # The examples have a route that takes a second; without it no route is known to be
+    # slow, so the requests only prove the server answers until it is told to stop.
+    slow = "get" in context.document.get("paths", {}).get(SLOW, {})
+    url = f"{context.base}{SLOW}?seconds=1" if slow else f"{context.base}/health/live"
     if not slow:
         # Workers still starting when SIGTERM arrives only start stopping once started
         # (granian); let every worker finish starting, as the slow requests do otherwise.

@@ -296,8 +296,21 @@ def check(
     ready_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for /health/ready after start.")
     ] = 60.0,
+    write_probes: Annotated[
+        bool,
+        typer.Option(
+            "--write-probes",
+            help="Also send POST, PUT, PATCH and DELETE to a DATABASE_URL given in the "
+            "environment (by default only check's own SQLite file gets them).",
+        ),
+    ] = False,
 ) -> None:
     """Smoke-test a generated project: answers, install, lint, types, tests, boot, stop.
+
+    The boot step calls each operation the app's own OpenAPI document declares, once, with
+    the smallest valid request: no 5xx, and only statuses the document lists. Writes go to
+    a SQLite file of check's own; against a DATABASE_URL given in the environment only the
+    operations marked `x-fastscaffold-safe` are written to, unless --write-probes.
 
     Exit 0 only when no step failed. Services come from the environment: DATABASE_URL for
     postgres or mongodb, REDIS_URL for taskiq.
@@ -312,7 +325,7 @@ def check(
         if not path.is_dir():
             raise ProjectNotFoundError(path=path)
         chosen = tuple(s for s in STEPS if (not only or s in only) and s not in (skip or []))
-        settings = Options(chosen, venv.resolve() if venv else None, ready_timeout)
+        settings = Options(chosen, venv.resolve() if venv else None, ready_timeout, write_probes)
     with workspace() as work, _progress() as progress:
         report = run(path.resolve(), settings, work, *progress)
     from fastscaffold import report as reports

@@ -1,14 +1,38 @@
-"""What `check` asks a booted project, and what each answer must be."""
+"""What `check` asks a booted service: the contract every generated service keeps, then each
+operation its own OpenAPI document declares, then the round trips of the operations the
+template made (items, a queued job) where the document still declares them."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from fastscaffold import openapi
 from fastscaffold.processes import request_json
 
 Expect = Callable[[int, Any], str | None]
+ITEMS = ("post /items", "get /items/{item_id}", "delete /items/{item_id}")
+JOBS = ("post /jobs/primes", "get /jobs/{job_id}")
+
+
+@dataclass
+class Probed:
+    """What the probes found: failures, and what was called or left out (and why)."""
+
+    failures: list[str] = field(default_factory=list)
+    called: list[str] = field(default_factory=list)
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line: how many operations were called, and which were left out, by reason."""
+        by_reason: dict[str, list[str]] = {}
+        for name, reason in self.left_out.items():
+            by_reason.setdefault(reason, []).append(name)
+        parts = [f"{len(self.called)} operations called"]
+        parts += [f"left out {', '.join(names)}: {why}" for why, names in by_reason.items()]
+        return "; ".join(parts)
 
 
 def status_is(code: int, **fields: object) -> Expect:
@@ -25,36 +49,51 @@ def status_is(code: int, **fields: object) -> Expect:
     return expect
 
 
-def probe_endpoints(base: str, answers: Mapping[str, object]) -> list[str]:
-    """Call every example endpoint the answers produced; return what was wrong."""
-    probes: list[tuple[str, str, object, Expect]] = [
-        ("GET", "/health/live", None, status_is(200, status="ok")),
-        ("GET", "/health/ready", None, status_is(200, status="ok")),
+def probe(base: str, document: Mapping[str, Any], *, writes: str | None) -> Probed:
+    """Probe the service at `base`, whose OpenAPI document is `document`. `writes` is None
+    when writes may be sent, else why not (operations marked safe are sent anyway)."""
+    probed = Probed()
+    failures = [
+        _call(base, "GET", path, None, status_is(200, status="ok"))
+        for path in ("/health/live", "/health/ready")
     ]
-    if answers.get("examples", True):
-        probes += _EXAMPLES
-    failures = [_call(base, *probe) for probe in probes]
-    if answers.get("database") != "none":
+    declared = {f"{op.method} {op.path}": op for op in openapi.operations(document)}
+    for name, operation in declared.items():
+        if operation.writes and writes is not None:
+            probed.left_out[operation.name] = writes
+            continue
+        try:
+            request = openapi.build(document, operation, base)
+        except openapi.CannotBuild as problem:
+            probed.left_out[operation.name] = str(problem)
+            continue
+        probed.called.append(name)
+        failures.append(_judge(operation, request))
+    if writes is None and all(name in declared for name in ITEMS):
         failures += _items(base)
-    if answers.get("task_queue") == "taskiq":
+    if all(name in declared for name in JOBS) and (writes is None or not declared[JOBS[0]].writes):
         failures.append(_job(base))
-    return [failure for failure in failures if failure]
+    probed.failures = [failure for failure in failures if failure]
+    return probed
 
 
-_EXAMPLES: list[tuple[str, str, object, Expect]] = [
-    ("GET", "/examples/sleep?seconds=0.01", None, status_is(200, seconds=0.01)),
-    ("GET", "/examples/fan-out?calls=3&seconds=0.01", None, status_is(200, calls=3)),
-    ("GET", "/examples/blocking?seconds=0.01", None, status_is(200, seconds=0.01)),
-    ("POST", "/examples/cpu?limit=100", None, status_is(200, count=25)),
-    ("POST", "/examples/background?seconds=0", None, status_is(202)),
-    ("POST", "/examples/fire-and-forget?seconds=0", None, status_is(202)),
-]
+def _judge(operation: openapi.Operation, request: openapi.Request) -> str | None:
+    """A 5xx, or a status the document does not list, is a failure."""
+    try:
+        status, body = openapi.send(request)
+    except OSError as error:
+        return f"{operation.name}: no answer ({error})"
+    if status >= 500:
+        return f"{operation.name}: status {status} (body: {str(body)[:200]})"
+    if not operation.documented(status):
+        return f"{operation.name}: status {status}, which its document does not list"
+    return None
 
 
 def _call(base: str, method: str, path: str, body: object, expect: Expect) -> str | None:
     try:
         problem = expect(*request_json(method, base + path, body))
-    except OSError as error:
+    except (OSError, ValueError) as error:
         problem = f"no answer ({error})"
     return f"{method} {path}: {problem}" if problem else None
 
