@@ -158,13 +158,19 @@ class Context:
         """An integer the project's own settings give for `expression`, in `env`."""
         config = f"{self.package}.core.config"
         code = f"from {config} import get_settings; print(get_settings().{expression})"
-        result = subprocess.run(
-            [str(self.python), "-c", code], cwd=self.project, env=env,
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        result = self.python_code(code, env=env)
         if result.returncode != 0 or not result.stdout.strip().isdigit():
             raise StepFailed(failure, result.stderr[-2000:])
         return int(result.stdout.strip())
+
+    def python_code(
+        self, code: str, *args: str, env: dict[str, str]
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `code` (with `args`) by the project's Python, in the project, in `env`."""
+        return subprocess.run(
+            [str(self.python), "-c", code, *args], cwd=self.project, env=env,
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
 
     def logs(self) -> str:
         return "\n".join(
@@ -329,10 +335,7 @@ def _document(context: Context, env: dict[str, str]) -> dict[str, Any]:
             return served
     except (OSError, ValueError):
         pass
-    result = subprocess.run(
-        [str(context.python), "-c", _OPENAPI, context.entrypoint], cwd=context.project,
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = context.python_code(_OPENAPI, context.entrypoint, env=env)
     try:
         built = json.loads(result.stdout) if result.returncode == 0 else None
     except ValueError:

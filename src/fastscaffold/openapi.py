@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from fastscaffold import processes
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 WRITES = frozenset({"post", "put", "patch", "delete"})
@@ -122,17 +122,9 @@ def build(document: Mapping[str, Any], operation: Operation, base: str) -> Reque
 def send(request: Request, timeout: float = 10) -> tuple[int, Any]:
     """Send `request` on a new connection; return the status and the body (JSON decoded
     where it is JSON)."""
-    message = urllib.request.Request(
-        request.url,
-        data=request.body,
-        method=request.method,
-        headers={"Connection": "close", **request.headers},
+    status, raw = processes.request(
+        request.method, request.url, request.body, request.headers, timeout
     )
-    try:
-        with urllib.request.urlopen(message, timeout=timeout) as response:
-            status, raw = int(response.status), response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
     try:
         return status, json.loads(raw) if raw else None
     except ValueError:

@@ -21,21 +21,32 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def request(
+    method: str,
+    url: str,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
+) -> tuple[int, bytes]:
+    """Send one request on a new connection; return the status and the raw body (an error
+    status is an answer too, not an exception)."""
+    message = urllib.request.Request(
+        url, data=data, method=method, headers={"Connection": "close", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(message, timeout=timeout) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
 def request_json(
     method: str, url: str, body: object = None, timeout: float = 10
 ) -> tuple[int, object]:
     """Send one request on a new connection; return the status and the decoded JSON body."""
     data = None if body is None else json.dumps(body).encode()
-    headers = {"Connection": "close"}
-    if data is not None:
-        headers["Content-Type"] = "application/json"
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw = response.read()
-            status = int(response.status)
-    except urllib.error.HTTPError as error:
-        raw, status = error.read(), error.code
+    headers = {} if data is None else {"Content-Type": "application/json"}
+    status, raw = request(method, url, data, headers, timeout)
     return status, json.loads(raw) if raw else None
 
 
