@@ -202,9 +202,7 @@ def run(
             context.report.steps.append(result)
             on_done(result)
     finally:
-        for proc in (context.server, context.queue_worker):
-            if proc is not None:
-                processes.kill_group(proc)
+        halt(context)
     return context.report
 
 
@@ -285,17 +283,18 @@ def tests(context: Context) -> None:
     )  # fmt: skip
 
 
-def boot(context: Context) -> str:
-    """Start the real server and wait until ready; probe the contract, every operation the
-    app's OpenAPI document declares and the template's round trips; count the workers."""
+def start(context: Context, **settings: str) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """Start the real server (and a queue worker for taskiq) on a free loopback port with
+    `settings` in its environment; wait until it is ready. Return it and its environment."""
     context.need_venv()
     port = processes.free_port()
     context.base = f"http://127.0.0.1:{port}"
     # API_DOCS: the app serves its OpenAPI document, which the probes are made from.
     env = context.env(
-        HOST="127.0.0.1", PORT=str(port), API_DOCS="true", **context.services(boot=True)
-    )
-    context.server = processes.start(
+        HOST="127.0.0.1", PORT=str(port), API_DOCS="true", **context.services(boot=True),
+        **settings,
+    )  # fmt: skip
+    server = context.server = processes.start(
         [str(context.python), "-m", context.package], cwd=context.project, env=env,
         log=context.work / "server.log",
     )  # fmt: skip
@@ -305,15 +304,30 @@ def boot(context: Context) -> str:
             cwd=context.project, env=env, log=context.work / "queue.log",
         )  # fmt: skip
     try:
-        service.wait_ready(context.server, context.base, context.options.ready_timeout)
+        service.wait_ready(server, context.base, context.options.ready_timeout)
     except service.ServiceFailed as failed:
         raise StepFailed(str(failed), context.logs()) from None
+    return server, env
+
+
+def halt(context: Context) -> None:
+    """Kill whatever `start` started, at once (no graceful stop)."""
+    for proc in (context.server, context.queue_worker):
+        if proc is not None:
+            processes.kill_group(proc)
+    context.server = context.queue_worker = None
+
+
+def boot(context: Context) -> str:
+    """Start the real server and wait until ready; probe the contract, every operation the
+    app's OpenAPI document declares and the template's round trips; count the workers."""
+    server, env = start(context)
     expected = _expected_workers(context, env)
     context.document = _document(context, env)
-    probed = probe(context.base, context.document, writes=_writes_refused(context))
+    probed = probe(context.base, context.document, writes=writes_refused(context))
     if probed.failures:
         raise StepFailed("; ".join(probed.failures), context.logs())
-    found = len(processes.workers(context.server.pid))
+    found = len(processes.workers(server.pid))
     if expected > 1 and found != expected:  # one worker means no supervisor process
         raise StepFailed(f"{found} worker processes, expected {expected}", context.logs())
     return probed.summary()
@@ -346,7 +360,7 @@ def _document(context: Context, env: dict[str, str]) -> dict[str, Any]:
     return built
 
 
-def _writes_refused(context: Context) -> str | None:
+def writes_refused(context: Context) -> str | None:
     """Why writes may not be sent, or None: they go to the check's own SQLite file, the
     project has no database, or --write-probes asks for them."""
     database = context.report.answers.get("database")

@@ -261,3 +261,42 @@ class TemplateSourceError(UsageError):
             f"{quoted(source)} is neither a directory nor a git URL; pass a copier template's "
             "directory or git URL to --template."
         )
+
+
+class UnknownRouteError(UsageError):
+    """--route named something the app's OpenAPI document does not declare."""
+
+    def __init__(self, *, route: str, known: Sequence[str]) -> None:
+        self.route = route
+        listed = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+        super().__init__(
+            f"{quoted(route)} is not an operation of the app's OpenAPI document; "
+            f"give METHOD /path as declared, e.g. one of: {listed or 'none'}."
+        )
+
+
+class RouteRefusedError(UsageError):
+    """--route picked an operation that cannot be sent, or not to this database."""
+
+    def __init__(self, *, route: str, reason: str) -> None:
+        self.route = route
+        super().__init__(f"cannot load {quoted(route)}: {reason}.")
+
+
+class BudgetTooSmallError(UsageError):
+    """--budget leaves no time to measure one setting."""
+
+    def __init__(self, *, budget: float, needed: float, what: str) -> None:
+        self.budget = budget
+        super().__init__(
+            f"--budget {budget:g} is too small to measure anything: {what} need about "
+            f"{needed:.0f} s; give --budget {needed:.0f} or more."
+        )
+
+
+class TuneError(FastscaffoldError):
+    """The project could not be installed, booted or loaded; the message says which."""
+
+    def __init__(self, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"tune: {reason}")
