@@ -77,7 +77,9 @@ def test_blocking_work_is_tuned_by_workers_and_threads_with_a_report_that_valida
     assert phases["WEB_CONCURRENCY"]["values"] == [1, 2] and phases["WEB_CONCURRENCY"]["measured"]
     assert phases["THREADPOOL_SIZE"]["values"] == [2, 4, 8, 16], phases
     assert phases["THREADPOOL_SIZE"]["measured"], phases
-    assert len(report["points"]) == 2 * 2 + 4 * 2  # every setting at every client count
+    # Every setting at every client count, once: (2 workers, 4 threads) is in both sweeps.
+    measured = [(tuple(p["setting"].values()), p["clients"]) for p in report["points"]]
+    assert len(measured) == len(set(measured)) == 5 * 2, measured
     assert all(p["errors"] == 0 for p in report["points"]), report["points"]
     # 64 clients, each wait 50 ms in one of workers x threads threads: more of either helps.
     chosen = {r["variable"]: r for r in report["recommendations"]}

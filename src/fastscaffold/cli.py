@@ -471,7 +471,9 @@ def tune(
         target.write_text(tune_report.as_svg(found))
         written = None
         if write:
-            written = str(tuning.write_env(path, tuning.recommended_env(found)))
+            from fastscaffold.measurements import recommended_env, write_env
+
+            written = str(write_env(path, recommended_env(found)))
         if as_json:
             typer.echo(tune_report.as_json(found, written))
             return

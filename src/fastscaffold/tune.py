@@ -17,7 +17,7 @@ import re
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,78 +28,25 @@ from fastscaffold.errors import (
     TuneError,
     UnknownRouteError,
 )
+from fastscaffold.measurements import (
+    FIELDS,
+    NEAR,
+    Lesson,
+    Phase,
+    Point,
+    Setting,
+    Tuning,
+    changed,
+    choices,
+    label,
+    recommended,
+)
 
 BOOT_GUESS = 3.0  # seconds a boot takes, until one is measured
 WARMUP = 0.3  # seconds of load after each boot that are not reported
 SHORTEST = 0.5  # seconds: a measurement shorter than this says little
 LONGEST = 10.0
 CLIENTS = (1, 4, 16, 64)
-NEAR = 0.95  # a value within 5% of the best throughput is as good as the best
-CLIMB = 2.0  # p99 "climbs" where it passes twice its value at the fewest clients
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One combination of the knobs, as environment variables of the service."""
-
-    workers: int
-    threads: int
-    pool: int | None = None
-
-    def env(self) -> dict[str, str]:
-        env = {"WEB_CONCURRENCY": str(self.workers), "THREADPOOL_SIZE": str(self.threads)}
-        if self.pool is not None:
-            env["DB_POOL_MAX"] = str(self.pool)
-        return env
-
-    def values(self) -> dict[str, int]:
-        return {k: int(v) for k, v in self.env().items()}
-
-
-@dataclass
-class Point:
-    """One measurement: a setting at a number of concurrent clients."""
-
-    setting: Setting
-    clients: int
-    measured: load.Measured
-
-    @property
-    def good_per_second(self) -> float:
-        """Requests per second answered without a server error."""
-        bad = sum(n for status, n in self.measured.statuses.items() if status >= 500)
-        return (self.measured.requests - bad) / self.measured.seconds
-
-
-@dataclass
-class Phase:
-    """One knob's sweep: the values tried, or why it was skipped."""
-
-    variable: str
-    values: list[int]
-    measured: bool = False
-    reason: str = ""
-
-
-@dataclass
-class Choice:
-    """A recommended value for one variable, and why."""
-
-    variable: str
-    value: int
-    configured: int | None
-    reason: str
-    measured: bool
-
-
-@dataclass
-class Lesson:
-    """One row of the examples' lesson: a kind of work at N clients."""
-
-    kind: str
-    route: str
-    clients: int
-    measured: load.Measured
 
 
 @dataclass
@@ -114,30 +61,6 @@ class Options:
     ready_timeout: float = 60.0
     write_probes: bool = False
     lesson: bool = True
-
-
-@dataclass
-class Tuning:
-    """Everything `tune` measured and concluded."""
-
-    project: Path
-    generator: load.Generator
-    cpus: int
-    cpu_source: str
-    routes: list[str]
-    clients: list[int]
-    configured: Setting
-    budget: float
-    phases: list[Phase] = field(default_factory=list)
-    points: list[Point] = field(default_factory=list)
-    choices: list[Choice] = field(default_factory=list)
-    lesson: list[Lesson] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def peak(self, setting: Setting) -> float:
-        """The best throughput `setting` reached at any client count."""
-        return max((p.good_per_second for p in self.points if p.setting == setting), default=0.0)
 
 
 Progress = Callable[[str, float], None]  # what is being done, fraction of the budget spent
@@ -258,7 +181,7 @@ def tune(project: Path, options: Options, work: Path, progress: Progress) -> Tun
             sweep.phase("DB_POOL_MAX", _fitting(context, tuning, pools, sweep.best.workers))
         else:
             tuning.phases.append(Phase("DB_POOL_MAX", [], reason="no database pool"))
-        tuning.choices = _choices(tuning, sweep.best)
+        tuning.choices = choices(tuning, sweep.best)
         if lesson:
             sweep.lesson(recommended(tuning))
     finally:
@@ -388,14 +311,6 @@ def _around(value: int, low: int, high: int) -> list[int]:
     return sorted({min(high, max(low, v)) for v in (value // 2, value, value * 2, value * 4)})
 
 
-def _with(setting: Setting, **change: int) -> Setting:
-    return Setting(
-        change.get("workers", setting.workers),
-        change.get("threads", setting.threads),
-        change.get("pool", setting.pool),
-    )
-
-
 def _pool_values(pool: int) -> list[int]:
     """Pool sizes to try: half the configured one, it, and twice it."""
     return sorted({max(1, pool // 2), pool, pool * 2})
@@ -467,16 +382,20 @@ class _Sweep:
         """Measure each value of `variable` at the best setting so far; keep the best."""
         phase = Phase(variable, values)
         self.tuning.phases.append(phase)
-        settings = [_with(self.best, **{_FIELD[variable]: v}) for v in values]
+        settings = [changed(self.best, **{FIELDS[variable]: v}) for v in values]
         if self.tuning.points and self.seconds_per_point() < SHORTEST:
             phase.reason = f"skipped: the budget of {self.tuning.budget:g} s was spent"
             self.boots_left -= len(values)
             self.points_left -= len(values) * len(self.tuning.clients)
             return
         for setting in settings:
+            if any(p.setting == setting for p in self.tuning.points):
+                self.boots_left -= 1  # measured in an earlier phase
+                self.points_left -= len(self.tuning.clients)
+                continue
             self.start(setting)
             for clients in self.tuning.clients:
-                self.report(f"{_label(setting)}, {clients} clients")
+                self.report(f"{label(setting)}, {clients} clients")
                 measured = self.run(clients, max(SHORTEST, self.seconds_per_point()))
                 self.points_left -= 1
                 self.tuning.points.append(Point(setting, clients, measured))
@@ -492,12 +411,12 @@ class _Sweep:
         if self.booted == setting and server is not None and server.poll() is None:
             return
         check.halt(self.context)
-        self.report(f"booting {_label(setting)}")
+        self.report(f"booting {label(setting)}")
         began = time.monotonic()
         try:
             check.start(self.context, **setting.env())
         except check.StepFailed as failed:
-            raise TuneError(reason=f"{_label(setting)}: {failed.reason}") from None
+            raise TuneError(reason=f"{label(setting)}: {failed.reason}") from None
         self.boot_times.append(time.monotonic() - began)
         self.booted = setting
         self.run(self.tuning.clients[0], WARMUP)
@@ -539,110 +458,3 @@ LESSON = {
     "blocking wait in the thread pool": ("GET", "/examples/blocking", "?seconds=0.1"),
     "CPU work in the process pool": ("POST", "/examples/cpu", "?limit=2000"),
 }
-
-
-def _label(setting: Setting) -> str:
-    return ", ".join(f"{k}={v}" for k, v in setting.env().items())
-
-
-def recommended(tuning: Tuning) -> Setting:
-    values = {c.variable: c.value for c in tuning.choices}
-    c = tuning.configured
-    return Setting(
-        values.get("WEB_CONCURRENCY", c.workers),
-        values.get("THREADPOOL_SIZE", c.threads),
-        values.get("DB_POOL_MAX", c.pool) if c.pool is not None else None,
-    )
-
-
-def _choices(tuning: Tuning, best: Setting) -> list[Choice]:
-    """A recommendation per knob, with the reason in the measured numbers."""
-    configured = tuning.configured
-    out = []
-    for phase in tuning.phases:
-        current = {
-            "WEB_CONCURRENCY": configured.workers,
-            "THREADPOOL_SIZE": configured.threads,
-            "DB_POOL_MAX": configured.pool,
-        }[phase.variable]
-        if current is None:
-            continue
-        value = best.values().get(phase.variable, current)
-        if not phase.measured:
-            reason = f"kept as configured: {phase.reason}"
-            out.append(Choice(phase.variable, current, current, reason, False))
-            continue
-        out.append(Choice(phase.variable, value, current, _reason(tuning, phase, best), True))
-    return out
-
-
-def _reason(tuning: Tuning, phase: Phase, best: Setting) -> str:
-    """Where throughput stops growing, and where p99 starts to climb, for the chosen value."""
-    settings = [_with(best, **{_FIELD[phase.variable]: v}) for v in phase.values]
-    peaks = [tuning.peak(s) for s in settings]
-    chosen = settings.index(best)
-    value = phase.values[chosen]
-    if chosen + 1 < len(settings):
-        more = phase.values[chosen + 1]
-        change = (peaks[chosen + 1] / peaks[chosen] - 1) * 100 if peaks[chosen] else 0.0
-        reason = (
-            f"throughput stops growing at {value}: {peaks[chosen]:.0f} req/s, and {more} "
-            f"gave {peaks[chosen + 1]:.0f} ({change:+.0f}%)"
-        )
-    elif phase.variable == "WEB_CONCURRENCY":
-        reason = (
-            f"throughput grew up to {value} workers ({peaks[chosen]:.0f} req/s), the most "
-            f"the {tuning.cpus} CPUs allow"
-        )
-    else:
-        reason = (
-            f"throughput grew up to {value}, the largest value tried ({peaks[chosen]:.0f} req/s)"
-        )
-    return f"{reason}; {_knee(tuning, best)}"
-
-
-_FIELD = {"WEB_CONCURRENCY": "workers", "THREADPOOL_SIZE": "threads", "DB_POOL_MAX": "pool"}
-
-
-def _knee(tuning: Tuning, setting: Setting) -> str:
-    """Where p99 starts to climb for `setting`: past twice its value at the fewest clients."""
-    points = sorted((p for p in tuning.points if p.setting == setting), key=lambda p: p.clients)
-    if not points:
-        return "not measured"
-    first = points[0]
-    for point in points[1:]:
-        if point.measured.p99_ms > CLIMB * max(first.measured.p99_ms, 1.0):
-            return (
-                f"p99 starts to climb at {point.clients} clients ({point.measured.p99_ms:.0f} ms, "
-                f"against {first.measured.p99_ms:.0f} ms at {first.clients})"
-            )
-    return (
-        f"p99 stays within {CLIMB:g}x of its {first.clients}-client value up to "
-        f"{points[-1].clients} clients ({points[-1].measured.p99_ms:.0f} ms)"
-    )
-
-
-def recommended_env(tuning: Tuning) -> dict[str, str]:
-    """The measured recommendations as `.env` lines."""
-    return {c.variable: str(c.value) for c in tuning.choices if c.measured}
-
-
-def write_env(project: Path, values: dict[str, str]) -> Path:
-    """Set `values` in the project's `.env`, keeping every other line; atomically."""
-    path = project / ".env"
-    lines = path.read_text().splitlines() if path.exists() else []
-    left = dict(values)
-    out = []
-    for line in lines:
-        key = line.split("=", 1)[0].strip().removeprefix("export ").strip()
-        if key in left and "=" in line and not line.lstrip().startswith("#"):
-            out.append(f"{key}={left.pop(key)}")
-        else:
-            out.append(line)
-    if left:
-        out.append("# measured by fastscaffold tune")
-        out += [f"{k}={v}" for k, v in left.items()]
-    temporary = path.with_name(".env.fastscaffold-tune")
-    temporary.write_text("\n".join(out) + "\n")
-    os.replace(temporary, path)
-    return path

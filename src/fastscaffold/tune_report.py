@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 
 from fastscaffold import __version__, load
-from fastscaffold.tune import Lesson, Point, Setting, Tuning
+from fastscaffold.measurements import Lesson, Point, Setting, Tuning, recommended
 
 SCHEMA_VERSION = 1
 KNOBS = ("WEB_CONCURRENCY", "THREADPOOL_SIZE", "DB_POOL_MAX")
@@ -69,7 +69,7 @@ def lesson_text(tuning: Tuning) -> list[str]:
     work in the process pool, at the same number of clients."""
     rows = {lesson.kind: lesson for lesson in tuning.lesson}
     first = tuning.lesson[0]
-    setting = _lesson_setting(tuning)
+    setting = recommended(tuning)
     lines = [
         f"the examples at {first.clients} concurrent clients, {setting.workers} workers x "
         f"{setting.threads} threads:",
@@ -96,12 +96,6 @@ def lesson_text(tuning: Tuning) -> list[str]:
             f"the {tuning.cpus} CPUs bound it, so more workers or threads would not help"
         )
     return lines
-
-
-def _lesson_setting(tuning: Tuning) -> Setting:
-    from fastscaffold.tune import recommended
-
-    return recommended(tuning)
 
 
 def as_json(tuning: Tuning, written: str | None = None) -> str:
