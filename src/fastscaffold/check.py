@@ -12,6 +12,7 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,7 @@ class Context:
     queue_worker: subprocess.Popen[bytes] | None = None
     base: str = ""
     document: dict[str, Any] = field(default_factory=dict)  # the booted app's OpenAPI
+    stop_limit: Future[int] | None = None  # seconds a stop may take, read during the boot
 
     @property
     def venv(self) -> Path:
@@ -112,11 +114,12 @@ class Context:
     def env(self, **extra: str) -> dict[str, str]:
         """The environment the project's tools and servers run with.
 
-        Bytecode goes to the check's own directory (PYTHONPYCACHEPREFIX), never into the
-        project or the venv: each module compiles once per check, not once per process.
+        Bytecode goes to a directory beside the venv's packages (PYTHONPYCACHEPREFIX), never
+        into the project: each module compiles once per venv, not once per process, and a
+        venv kept with --venv keeps its bytecode for the next check.
         """
         inherited = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        return {**inherited, "PYTHONPYCACHEPREFIX": str(self.work / "pycache"), **extra}
+        return {**inherited, "PYTHONPYCACHEPREFIX": str(self.venv / "pycache"), **extra}
 
     def tool(self, *args: str, env: dict[str, str] | None = None, timeout: float = 900) -> str:
         """Run a command in the project; a non-zero exit fails the step with its output."""
@@ -248,13 +251,16 @@ def install(context: Context) -> None:
     if not context.python.exists():
         venv = [uv, "venv", "-q", str(context.venv)] if uv else [sys.executable, "-m", "venv"]
         context.tool(*venv, *([] if uv else [str(context.venv)]))
-    # Not compiled here: the steps compile what they import, once, into the check's cache.
-    command = (
-        [uv, "pip", "install", "--python", str(context.python)]
-        if uv
-        else [str(context.python), "-m", "pip", "install", "--no-compile"]
-    )
-    context.tool(*command, "-q", "-e", ".[dev]")
+    # Not compiled here: the steps compile what they import, once, into the venv's cache.
+    if uv is None:
+        pip = [str(context.python), "-m", "pip", "install", "--no-compile", "-q", "-e", ".[dev]"]
+        context.tool(*pip)
+        return
+    command = [uv, "pip", "install", "--python", str(context.python), "-q", "-e", ".[dev]"]
+    try:  # uv's cache alone first (a second, where it holds everything); else the index
+        context.tool(*command, "--offline")
+    except StepFailed:
+        context.tool(*command)
 
 
 def lint(context: Context) -> None:
@@ -271,7 +277,8 @@ def types(context: Context) -> None:
     # keys it on file contents, so another venv or project only rechecks what differs
     # (the default project: 15 s cold, about 1 s from a cache another venv filled).
     cache = [] if os.environ.get("MYPY_CACHE_DIR") else ["--cache-dir", str(_mypy_cache())]
-    context.tool(str(context.python), "-m", "mypy", *cache, "app", "tests")
+    where = [p for p in (context.package, "tests") if (context.project / p).is_dir()]
+    context.tool(str(context.python), "-m", "mypy", *cache, *where)
 
 
 def tests(context: Context) -> None:
@@ -321,6 +328,10 @@ def halt(context: Context) -> None:
 def boot(context: Context) -> str:
     """Start the real server and wait until ready; probe the contract, every operation the
     app's OpenAPI document declares and the template's round trips; count the workers."""
+    # The stop budget is read while the server starts (a Python process of its own).
+    reading = ThreadPoolExecutor(1)
+    context.stop_limit = reading.submit(_stop_limit, context)
+    reading.shutdown(wait=False)
     server, env = start(context)
     expected = _expected_workers(context, env)
     context.document = _document(context, env)
@@ -395,7 +406,7 @@ def stop(context: Context) -> None:
     """SIGTERM with requests in flight: they complete and the whole tree exits in time."""
     if context.server is None or context.server.poll() is not None:
         raise StepSkipped("no server was booted")
-    limit = _stop_limit(context)
+    limit = context.stop_limit.result() if context.stop_limit else _stop_limit(context)
     # The examples have a route that takes a second; without it no route is known to be
     # slow, so the requests only prove the server answers until it is told to stop.
     slow = "get" in context.document.get("paths", {}).get(SLOW, {})

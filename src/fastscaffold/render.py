@@ -6,7 +6,7 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -85,9 +85,17 @@ def _plain_template() -> Iterator[Path]:
     # copier clones a git root and renders its last tag or HEAD, ignoring uncommitted edits.
     with tempfile.TemporaryDirectory(prefix="fastscaffold-template-") as tmp:
         copy = Path(tmp)
-        shutil.copy2(root / "copier.yml", copy / "copier.yml")
-        shutil.copytree(root / "template", copy / "template", symlinks=True)
+        try:  # hard links where /tmp shares the checkout's file system: copier only reads
+            _copy_template(root, copy, os.link)
+        except OSError:
+            shutil.rmtree(copy / "template", ignore_errors=True)
+            _copy_template(root, copy, shutil.copy2)
         yield copy
+
+
+def _copy_template(root: Path, copy: Path, how: Callable[[str, str], object]) -> None:
+    how(str(root / "copier.yml"), str(copy / "copier.yml"))
+    shutil.copytree(root / "template", copy / "template", symlinks=True, copy_function=how)
 
 
 def _run_copier(

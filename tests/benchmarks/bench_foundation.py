@@ -115,7 +115,7 @@ def bench_render(tmp: Path, runs: int, raw: list[str]) -> Row:
         if i:
             samples["ours"].append(ours)
             samples["baseline"].append(base)
-    row = median_row("render, median s", samples, 1.25, raw)
+    row = median_row("render, median s", samples, 1.10, raw)
     row.target += " and ours < 1.5 s"
     row.met = row.met and row.ours < 1.5
     return row
