@@ -204,7 +204,7 @@ def _grown(project: Path) -> None:
     main = app / "main.py"
     replace(main, "routes import health\n", "routes import greetings, health\n")
     include = "    app.include_router(greetings.router)\n"
-    replace(main, "(health.router)\n", f"(health.router)\n{include}")
+    replace(main, "health.add_probes(app)\n", f"health.add_probes(app)\n{include}")
     main.rename(app / "service.py")
     replace(app / "serve.py", '"app.main:app"', '"app.service:app"')
     replace(project / "pyproject.toml", '"app.main:app"', '"app.service:app"')

@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         delay=settings.stop_delay,
     )
     errors.install(app)
-    app.include_router(health.router)
+    health.add_probes(app)
     for feature in FEATURES:
         for router in feature.routers:
             app.include_router(router)

@@ -69,11 +69,11 @@ class RequestLimits:
         if scope["type"] != "http" or (task := asyncio.current_task()) is None:
             await self.app(scope, receive, send)
             return
-        length = _content_length(scope)
+        length, streamed = _body_headers(scope)
         if length is not None and length > self.max_body:
             await _answer(send, 413, self._too_large)
             return
-        if length is None and _has(scope, b"transfer-encoding"):
+        if streamed:
             receive = self._counted(receive)  # a streamed body: count it as it arrives
         if self._closing:
             send = _closing(send)
@@ -236,18 +236,19 @@ class HeldSignals:
                 signal.signal(sig, handler)
 
 
-def _content_length(scope: Scope) -> int | None:
+def _body_headers(scope: Scope) -> tuple[int | None, bool]:
+    """The Content-Length (None: absent or unreadable, which the server refuses before it
+    gets here) and whether the body is streamed without one, read in one pass."""
+    length, chunked = None, False
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return None  # the server refuses such a request before it gets here
-    return None
-
-
-def _has(scope: Scope, header: bytes) -> bool:
-    return any(name == header for name, _ in scope["headers"])
+                length = None
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, chunked and length is None
 
 
 def _closing(send: Send) -> Send:

@@ -4,14 +4,13 @@ import asyncio
 import logging
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.core.feature import Check, Checks, Degrades
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/health", tags=["health"])
 
 # One deadline for all checks together, below the 2-3 s timeouts probes are usually given.
 READY_TIMEOUT = 1.5
@@ -33,7 +32,6 @@ class Ready(BaseModel):
     checks: dict[str, CheckState]
 
 
-@router.get("/live", response_model=Live)
 async def live() -> JSONResponse:
     """The process is up and its event loop answers (restart it if not)."""
     # Balancers call this most: a fixed body, sent without response validation.
@@ -50,10 +48,6 @@ async def _probe(name: str, check: Check, deadline: float) -> CheckState:
     return "ok"
 
 
-@router.get(
-    "/ready",
-    responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": Ready, "description": "Not ready"}},
-)
 async def ready(request: Request, response: Response) -> Ready:
     """Required dependencies answer; 503 takes this instance out of the load balancer.
 
@@ -76,3 +70,15 @@ async def ready(request: Request, response: Response) -> Ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     overall = "unavailable" if required else "degraded" if failed else "ok"
     return Ready(status=overall, checks=results)
+
+
+def add_probes(app: FastAPI) -> None:
+    """Register the probes on `app` itself, not through an included router: balancers and
+    orchestrators call them most, and FastAPI matches an included router's routes in one more
+    step on every request."""
+    app.add_api_route("/health/live", live, response_model=Live, tags=["health"])
+    not_ready = {"model": Ready, "description": "Not ready"}
+    app.add_api_route(
+        "/health/ready", ready, responses={status.HTTP_503_SERVICE_UNAVAILABLE: not_ready},
+        tags=["health"],
+    )  # fmt: skip
