@@ -439,6 +439,47 @@ def test_bundle_holds_one_template_commit_per_release_below_the_version(tmp_path
     assert git(clone, "show", "v0.1.0:template/VERSION") == "0.1.0"
 
 
+def declare(repo: Path, version: str, template: str) -> None:
+    """A commit that declares `version` in the package and has `template` as the template."""
+    package = repo / "src" / "fastscaffold"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text(f'"""The package."""\n\n__version__ = "{version}"\n')
+    (repo / "copier.yml").write_text("_subdirectory: template\n")
+    (repo / "template").mkdir(exist_ok=True)
+    (repo / "template" / "VERSION").write_text(template)
+    commit_all(repo, f"{version}: {template}")
+
+
+def test_releases_come_from_the_declared_versions_without_tags(tmp_path: Path) -> None:
+    """A release is the last commit that declares its version; a clone without tags finds
+    the same releases, and a tag, where there is one, wins."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    declare(repo, "0.1.0", "first")
+    declare(repo, "0.1.0", "last of 0.1.0")  # what 0.1.0 users had at the end: the release
+    declare(repo, "0.2.0", "bumped")
+    declare(repo, "0.2.0", "last of 0.2.0")
+    declare(repo, "0.3.0.dev0", "under way")  # HEAD's version is not released
+    found = history.releases(repo)
+    assert list(map(str, found)) == ["0.1.0", "0.2.0"]
+    assert git(repo, "show", f"{found[Version('0.1.0')]}:template/VERSION") == "last of 0.1.0"
+    bundle = tmp_path / "history.bundle"
+    assert history.build_bundle(repo, bundle, below=Version("0.3.0.dev0")) == list(found)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(bundle), str(clone))
+    assert git(clone, "show", "v0.1.0:template/VERSION") == "last of 0.1.0"
+    assert git(clone, "show", "v0.2.0:template/VERSION") == "last of 0.2.0"
+    # A tag on another commit names that release instead.
+    first = git(repo, "rev-list", "--max-parents=0", "HEAD").strip()
+    git(repo, "tag", "v0.1.0", first)
+    assert history.releases(repo)[Version("0.1.0")] == "v0.1.0"
+    history.build_bundle(repo, bundle, below=Version("0.3.0.dev0"))
+    again = tmp_path / "again"
+    git(tmp_path, "clone", "-q", str(bundle), str(again))
+    assert git(again, "show", "v0.1.0:template/VERSION") == "first"
+
+
 @pytest.mark.parametrize("carried_by", ["bundle", "checkout"])
 def test_materialised_history_ends_with_the_template_this_package_renders(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, carried_by: str

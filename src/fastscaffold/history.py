@@ -16,6 +16,7 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from fastscaffold import __version__, git
+from fastscaffold.errors import GitError
 
 BUILTIN = "fastscaffold"
 """The `_src_path` recorded for the template this package ships."""
@@ -23,6 +24,7 @@ BUILTIN = "fastscaffold"
 BUNDLE = Path(__file__).parent / "_history.bundle"
 _TEMPLATE_PATHS = ("copier.yml", "template")
 _DESCRIBED = re.compile(r"^(?P<tag>.+)-(?P<count>\d+)-g(?P<sha>[0-9a-f]+)$")
+_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
 def tag(version: Version) -> str:
@@ -59,20 +61,65 @@ def tags(source: str, cwd: Path) -> dict[Version, str]:
     return dict(sorted(found.items()))
 
 
+VERSION_FILE = "src/fastscaffold/__init__.py"
+_DECLARED = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.M)
+
+
+def releases(repo: Path) -> dict[Version, str]:
+    """Return the releases in `repo`'s history, by version: the commit of each.
+
+    A release is the last commit of the first-parent history of HEAD that declares its
+    version in `src/fastscaffold/__init__.py`: the parent of the commit that changes it. The
+    version HEAD declares is not released yet. A tag `vX.Y.Z`, where one exists, wins over
+    the commit the history names, so that a clone with tags and one without agree wherever
+    the tag sits on the release commit, and a tag placed elsewhere is still honoured.
+    """
+    found: dict[Version, str] = {}
+    changes = git.text(
+        "log", "--first-parent", "--format=%H %P", "--", VERSION_FILE, cwd=repo
+    ).splitlines()  # newest first
+    for line in changes:
+        commit, *parents = line.split()
+        if not parents:
+            continue
+        before, after = _declared(repo, parents[0]), _declared(repo, commit)
+        if before is not None and before != after and before not in found:
+            found[before] = parents[0]
+    try:
+        tagged = tags(str(repo), cwd=repo)
+    except GitError:
+        tagged = {}
+    found.update(tagged)
+    return dict(sorted(found.items()))
+
+
+def _declared(repo: Path, commit: str) -> Version | None:
+    """The version `commit` declares in the version file, or None."""
+    try:
+        text = git.text("show", f"{commit}:{VERSION_FILE}", cwd=repo)
+    except GitError:
+        return None
+    match = _DECLARED.search(text)
+    try:
+        return Version(match[1]) if match else None
+    except InvalidVersion:
+        return None
+
+
 def builtin_versions() -> list[Version]:
     """Return every template version this package can render, oldest first."""
     if BUNDLE.is_file():
         released = _bundle_versions(BUNDLE)
     elif (checkout := _checkout()) is not None:
-        released = [v for v in tags(str(checkout), cwd=checkout) if v < current()]
+        released = [v for v in releases(checkout) if v < current()]
     else:
         released = []
     return [*released, current()]
 
 
 def build_bundle(repo: Path, out: Path, *, below: Version) -> list[Version]:
-    """Write to `out` one template-only commit per release tag of `repo` below `below`."""
-    released = {v: name for v, name in tags(str(repo), cwd=repo).items() if v < below}
+    """Write to `out` one template-only commit per release of `repo` below `below`."""
+    released = {v: rev for v, rev in releases(repo).items() if v < below}
     if not released:
         return []
     with tempfile.TemporaryDirectory(prefix="fastscaffold-history-") as tmp:
@@ -90,7 +137,7 @@ def materialise(dest: Path) -> dict[Version, str]:
     if BUNDLE.is_file():
         git.run("fetch", "-q", "--no-tags", str(BUNDLE), "refs/tags/*:refs/tags/*", cwd=dest)
     elif (checkout := _checkout()) is not None:
-        released = {v: name for v, name in tags(str(checkout), cwd=dest).items() if v < current()}
+        released = {v: rev for v, rev in releases(checkout).items() if v < current()}
         _replay(dest, checkout, released)
     parent = list(tags(str(dest), cwd=dest).values())[-1:]
     # Commit the template as this package renders it, through a throwaway index so that
@@ -122,15 +169,20 @@ def _bundle_versions(bundle: Path) -> list[Version]:
 
 
 def _replay(work: Path, source: Path, released: dict[Version, str]) -> list[Version]:
-    """Commit, in version order, the template part of each released tag of `source`."""
+    """Commit, in version order, the template part of each release (a tag name or a commit)
+    of `source`."""
     if not released:
         return []
-    refspecs = [f"refs/tags/{name}:refs/sources/{name}" for name in released.values()]
+    refs = {version: f"refs/sources/v{version}" for version in released}
+    refspecs = [
+        f"{rev if _SHA.match(rev) else 'refs/tags/' + rev}:{refs[version]}"
+        for version, rev in released.items()
+    ]
     git.run("fetch", "-q", "--no-tags", str(source), *refspecs, cwd=work)
     parent: list[str] = []
     replayed = []
-    for version, name in released.items():
-        ref = f"refs/sources/{name}"
+    for version in released:
+        ref = refs[version]
         entries = git.run("ls-tree", ref, "--", *_TEMPLATE_PATHS, cwd=work)
         if entries.count(b"\n") < len(_TEMPLATE_PATHS):
             continue  # a tag from before the template existed
@@ -140,8 +192,8 @@ def _replay(work: Path, source: Path, released: dict[Version, str]) -> list[Vers
         git.run("update-ref", f"refs/tags/{tag(version)}", commit, cwd=work)
         parent = [commit]
         replayed.append(version)
-    for name in released.values():
-        git.run("update-ref", "-d", f"refs/sources/{name}", cwd=work)
+    for ref in refs.values():
+        git.run("update-ref", "-d", ref, cwd=work)
     return replayed
 
 
