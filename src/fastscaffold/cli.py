@@ -52,22 +52,29 @@ app = typer.Typer(
 )
 
 
-def _show_version(value: bool) -> None:
-    if value:
-        typer.echo(f"fastscaffold {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
-    version: Annotated[
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
+    verbose: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+            "--verbose", help="With --version: also every template version it can update from."
         ),
     ] = False,
 ) -> None:
     """Render a Copier template into a ready-to-run FastAPI project."""
+    if version:
+        typer.echo(f"fastscaffold {__version__}")
+        if verbose:
+            from fastscaffold import history
+
+            shipped = history.builtin_versions()
+            where = "its history bundle" if history.BUNDLE.is_file() else "its checkout"
+            typer.echo(f"template versions (from {where}): {', '.join(map(str, shipped))}")
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        raise typer.BadParameter("name a command, or --version", param_hint="COMMAND")
 
 
 @contextmanager

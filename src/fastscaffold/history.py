@@ -15,7 +15,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from fastscaffold import __version__, git
+from fastscaffold import __version__, changelog, git
 from fastscaffold.errors import GitError
 
 BUILTIN = "fastscaffold"
@@ -70,9 +70,10 @@ def releases(repo: Path) -> dict[Version, str]:
 
     A release is the last commit of the first-parent history of HEAD that declares its
     version in `src/fastscaffold/__init__.py`: the parent of the commit that changes it. The
-    version HEAD declares is not released yet. A tag `vX.Y.Z`, where one exists, wins over
-    the commit the history names, so that a clone with tags and one without agree wherever
-    the tag sits on the release commit, and a tag placed elsewhere is still honoured.
+    version HEAD declares is not released yet. A commit the changelog names for a version
+    (`## 0.1.0 (commit SHA)`) wins over that, and a tag `vX.Y.Z`, where one exists, wins
+    over both: a clone with tags and one without agree wherever the tag sits on the release
+    commit, and a tag placed elsewhere is still honoured.
     """
     found: dict[Version, str] = {}
     changes = git.text(
@@ -85,12 +86,23 @@ def releases(repo: Path) -> dict[Version, str]:
         before, after = _declared(repo, parents[0]), _declared(repo, commit)
         if before is not None and before != after and before not in found:
             found[before] = parents[0]
+    found.update(_recorded(repo))
     try:
         tagged = tags(str(repo), cwd=repo)
     except GitError:
         tagged = {}
     found.update(tagged)
     return dict(sorted(found.items()))
+
+
+def _recorded(repo: Path) -> dict[Version, str]:
+    """Release commits the changelog at HEAD names (`## 0.1.0 (commit SHA)`): the record of a
+    release whose version later commits went on declaring."""
+    try:
+        text = git.text("show", f"HEAD:{changelog.NAME}", cwd=repo)
+    except GitError:
+        return {}
+    return {r.version: r.commit for r in changelog.parse(text) if r.commit}
 
 
 def _declared(repo: Path, commit: str) -> Version | None:

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from packaging.version import Version
 
-from fastscaffold import __version__, answers, git, history
+from fastscaffold import __version__, answers, changelog, git, history
 from fastscaffold.answers import ANSWERS
 from fastscaffold.errors import (
     DirtyProjectError,
@@ -49,6 +49,7 @@ class Outcome:
     conflicts: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
     diff: str = ""
+    notes: list[str] = field(default_factory=list)  # the changelog between the versions
 
 
 def status(project: Path, *, to: str | None = None, template: str | None = None) -> Versions:
@@ -114,7 +115,17 @@ def update(
         conflicts=conflicts,
         restored=[c.path for c in changes if c.kind == "added" and c.path in restored],
         diff=diff if dry_run else "",
+        notes=_notes(source, versions),
     )
+
+
+def _notes(source: str, versions: Versions) -> list[str]:
+    """What the built-in template's changelog says changed between the two versions."""
+    if source != history.BUILTIN:
+        return []
+    from fastscaffold.options import template_root
+
+    return changelog.between(changelog.read(template_root()), versions.current, versions.target)
 
 
 def _apply(project: Path, clone: Scratch) -> None:
@@ -211,6 +222,8 @@ def report(project: Path, outcome: Outcome, *, dry_run: bool) -> list[str]:
     if outcome.restored:
         lines.append("Restored files were deleted here but changed by this update; delete them")
         lines.append("again if you still do not want them.")
+    if outcome.notes:
+        lines += ["", *outcome.notes, ""]
     if dry_run:
         lines.append(f"\n{outcome.diff}\n\nNothing was changed (--dry-run).")
     elif not outcome.conflicts:
