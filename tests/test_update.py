@@ -546,6 +546,7 @@ def test_installed_wheel_updates_a_project_its_previous_version_made(tmp_path: P
     shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(REPO / "pyproject.toml", source / "pyproject.toml")
     shutil.copy2(REPO / "README.md", source / "README.md")
+    shutil.copy2(REPO / "CHANGELOG.md", source / "CHANGELOG.md")
     init = source / "src" / "fastscaffold" / "__init__.py"
     current_init, readme = init.read_text(), source / "template" / "README.md.jinja"
     current_readme = readme.read_text()

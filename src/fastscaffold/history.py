@@ -102,7 +102,18 @@ def _recorded(repo: Path) -> dict[Version, str]:
         text = git.text("show", f"HEAD:{changelog.NAME}", cwd=repo)
     except GitError:
         return {}
-    return {r.version: r.commit for r in changelog.parse(text) if r.commit}
+    recorded = {r.version: r.commit for r in changelog.parse(text) if r.commit}
+    return {version: commit for version, commit in recorded.items() if _exists(repo, commit)}
+
+
+def _exists(repo: Path, commit: str) -> bool:
+    """Whether `repo` holds `commit` (a copy of the repository with another history may
+    carry the changelog without its commits)."""
+    try:
+        git.run("cat-file", "-e", f"{commit}^{{commit}}", cwd=repo)
+    except GitError:
+        return False
+    return True
 
 
 def _declared(repo: Path, commit: str) -> Version | None:
