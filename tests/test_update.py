@@ -207,7 +207,9 @@ def test_a_deleted_file_returns_only_when_the_update_changed_it(updated: Updated
 def test_the_update_is_left_uncommitted_for_review(updated: Updated) -> None:
     assert git(updated.project, "log", "-1", "--format=%s").strip() == "User edits"
     status = git(updated.project, "status", "--porcelain").splitlines()
-    assert {"UU README.md", "?? CHANGELOG.md", " M app/core/workers.py"} <= set(status)
+    # Staged, added files too, so `git diff --staged` shows it all; the conflict unmerged.
+    assert {"UU README.md", "A  CHANGELOG.md", "M  app/core/workers.py"} <= set(status)
+    assert not [line for line in status if line[1] != " " and not line.startswith("UU")]
 
 
 def test_check_exits_0_once_updated(updated: Updated) -> None:
@@ -291,7 +293,7 @@ def test_project_in_a_subdirectory_of_a_repository(project: Path, tmp_path: Path
     assert (mono / "services" / "svc" / "CHANGELOG.md").is_file()
     assert not (mono / "CHANGELOG.md").exists()
     status = git(mono, "status", "--porcelain", "--untracked-files=all").splitlines()
-    assert "?? services/svc/CHANGELOG.md" in status
+    assert "A  services/svc/CHANGELOG.md" in status  # staged, in the subdirectory
     assert all(line[3:].startswith("services/svc/") for line in status)
 
 

@@ -95,6 +95,8 @@ def test_a_project_made_by_0_1_0_is_updated_by_this_release(tmp_path: Path) -> N
     assert unmerged == listed
     assert "Settings changed (before you deploy):" in done.stdout
     assert "examples: true" in (project / ".copier-answers.yml").read_text()  # as 0.1.0 had
+    filled = "Answered the questions new since 0.1.0 as 0.1.0 rendered: examples=true"
+    assert filled in done.stdout, done.stdout
     assert (app / "api" / "routes" / "greetings.py").read_text() == GREETINGS  # kept
 
     # The team resolves: the updated files, with their edits made again in the new layout.

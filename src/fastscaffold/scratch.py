@@ -108,7 +108,9 @@ class Scratch:
         )
 
     def apply(self) -> None:
-        """Copy the changed files into the origin and record its conflicts in its index."""
+        """Copy the changed files into the origin and stage them there, so that `git diff
+        --staged` shows the whole update (added and deleted files too); the conflicted ones
+        are left unmerged in its index instead."""
         for change in self._changes:
             target = self.origin / change.path
             if change.kind == "deleted":
@@ -116,6 +118,12 @@ class Scratch:
                 _prune_empty(target.parent, self.origin)
             else:
                 _copy(self.root / change.path, target)
+        conflicted = {entry.split("\t", 1)[1] for entry in self._unmerged}
+        staged = [c.path for c in self._changes if c.path not in conflicted]
+        if staged:
+            paths = b"\0".join(path.encode("utf-8", "surrogateescape") for path in staged)
+            add = ("add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul")
+            git.run("--literal-pathspecs", *add, cwd=self.origin, stdin=paths)
         if self._unmerged:
             self._record_conflicts()
 

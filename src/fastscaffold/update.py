@@ -50,6 +50,7 @@ class Outcome:
     restored: list[str] = field(default_factory=list)
     diff: str = ""
     notes: list[str] = field(default_factory=list)  # the changelog between the versions
+    filled: dict[str, object] = field(default_factory=dict)  # answers to questions new since
 
 
 def status(project: Path, *, to: str | None = None, template: str | None = None) -> Versions:
@@ -98,7 +99,9 @@ def update(
             deleted = clone.restore_deleted(old_render, keep={ANSWERS})
             update_project(clone.project, ref=tags[versions.target], data=given)
             restored = clone.drop_unchanged(deleted)
-            new_commit = yaml.safe_load((clone.project / ANSWERS).read_text("utf-8"))["_commit"]
+            recorded = yaml.safe_load((clone.project / ANSWERS).read_text("utf-8"))
+            new_commit = recorded["_commit"]
+            filled = {k: v for k, v in recorded.items() if k[0] != "_" and k not in last}
             record_source(clone.project / ANSWERS, src_path=source, commit=new_commit)
             changes, conflicts, diff = clone.outcome()
         except (RenderError, GitError, OSError) as error:
@@ -116,6 +119,7 @@ def update(
         restored=[c.path for c in changes if c.kind == "added" and c.path in restored],
         diff=diff if dry_run else "",
         notes=_notes(source, versions),
+        filled=filled,
     )
 
 
@@ -222,10 +226,22 @@ def report(project: Path, outcome: Outcome, *, dry_run: bool) -> list[str]:
     if outcome.restored:
         lines.append("Restored files were deleted here but changed by this update; delete them")
         lines.append("again if you still do not want them.")
+    if outcome.filled:
+        given = ", ".join(f"{k}={_shown_answer(v)}" for k, v in outcome.filled.items())
+        lines.append(f"Answered the questions new since {old} as {old} rendered: {given}")
+        lines.append("(re-answer one with --data KEY=VALUE).")
     if outcome.notes:
         lines += ["", *outcome.notes, ""]
     if dry_run:
         lines.append(f"\n{outcome.diff}\n\nNothing was changed (--dry-run).")
     elif not outcome.conflicts:
-        lines.append("Review with `git diff`, then commit.")
+        lines.append("Staged: review with `git diff --staged`, then commit.")
     return lines
+
+
+def _shown_answer(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return str(value)
