@@ -3,6 +3,7 @@ per knob with its reason in the measured numbers, and the `.env` that keeps them
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from dataclasses import dataclass, field
@@ -23,14 +24,16 @@ class Setting:
     threads: int
     pool: int | None = None
 
-    def env(self) -> dict[str, str]:
-        env = {"WEB_CONCURRENCY": str(self.workers), "THREADPOOL_SIZE": str(self.threads)}
-        if self.pool is not None:
-            env["DB_POOL_MAX"] = str(self.pool)
-        return env
+    def knobs(self) -> dict[str, int | None]:
+        """Every knob by its variable; DB_POOL_MAX is None where there is no pool."""
+        return {variable: getattr(self, name) for variable, name in FIELDS.items()}
 
     def values(self) -> dict[str, int]:
-        return {k: int(v) for k, v in self.env().items()}
+        """The knobs this setting has, by variable."""
+        return {k: v for k, v in self.knobs().items() if v is not None}
+
+    def env(self) -> dict[str, str]:
+        return {k: str(v) for k, v in self.values().items()}
 
 
 @dataclass
@@ -103,12 +106,9 @@ class Tuning:
         return max((p.good_per_second for p in self.points if p.setting == setting), default=0.0)
 
 
-def changed(setting: Setting, **change: int) -> Setting:
-    return Setting(
-        change.get("workers", setting.workers),
-        change.get("threads", setting.threads),
-        change.get("pool", setting.pool),
-    )
+def changed(setting: Setting, variable: str, value: int) -> Setting:
+    """`setting` with `variable` (WEB_CONCURRENCY, ...) set to `value`."""
+    return dataclasses.replace(setting, **{FIELDS[variable]: value})
 
 
 def label(setting: Setting) -> str:
@@ -116,25 +116,19 @@ def label(setting: Setting) -> str:
 
 
 def recommended(tuning: Tuning) -> Setting:
-    values = {c.variable: c.value for c in tuning.choices}
-    c = tuning.configured
-    return Setting(
-        values.get("WEB_CONCURRENCY", c.workers),
-        values.get("THREADPOOL_SIZE", c.threads),
-        values.get("DB_POOL_MAX", c.pool) if c.pool is not None else None,
-    )
+    """The configured setting with every recommended value in it."""
+    setting = tuning.configured
+    for choice in tuning.choices:
+        setting = changed(setting, choice.variable, choice.value)
+    return setting
 
 
 def choices(tuning: Tuning, best: Setting) -> list[Choice]:
     """A recommendation per knob, with the reason in the measured numbers."""
-    configured = tuning.configured
+    configured = tuning.configured.knobs()
     out = []
     for phase in tuning.phases:
-        current = {
-            "WEB_CONCURRENCY": configured.workers,
-            "THREADPOOL_SIZE": configured.threads,
-            "DB_POOL_MAX": configured.pool,
-        }[phase.variable]
+        current = configured[phase.variable]
         if current is None:
             continue
         value = best.values().get(phase.variable, current)
@@ -148,7 +142,7 @@ def choices(tuning: Tuning, best: Setting) -> list[Choice]:
 
 def _reason(tuning: Tuning, phase: Phase, best: Setting) -> str:
     """Where throughput stops growing, and where p99 starts to climb, for the chosen value."""
-    settings = [changed(best, **{FIELDS[phase.variable]: v}) for v in phase.values]
+    settings = [changed(best, phase.variable, v) for v in phase.values]
     peaks = [tuning.peak(s) for s in settings]
     chosen = settings.index(best)
     value = phase.values[chosen]

@@ -16,7 +16,8 @@ import os
 import re
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,6 @@ from fastscaffold.errors import (
     UnknownRouteError,
 )
 from fastscaffold.measurements import (
-    FIELDS,
     NEAR,
     Lesson,
     Phase,
@@ -150,15 +150,17 @@ def tune(project: Path, options: Options, work: Path, progress: Progress) -> Tun
         project, check.Options(venv=options.venv, ready_timeout=options.ready_timeout),
         work, check.Report(project=project),
     )  # fmt: skip
-    _step(check.check_answers, context)
-    if not context.python.exists():
-        progress("installing the project", 0.0)
-        _step(check.install, context)
+    with _failing():
+        check.check_answers(context)
+        if not context.python.exists():
+            progress("installing the project", 0.0)
+            check.install(context)
     facts = _introspect(context)
     document = facts["document"]
-    targets, names, threaded = _targets(document, facts["threaded"], options, context)
+    targets, names = _targets(document, options, context)
     configured = Setting(facts["workers"], facts["threads"], facts["pool"])
     cpus = max(1, int(facts["cpus"]))
+    threaded = set(facts["threaded"])
     sync_routes = [n for n in names if n in threaded]
     clients = list(options.clients) or _default_clients(bool(sync_routes), cpus, configured)
     tuning = Tuning(
@@ -210,11 +212,13 @@ def _unsteady(tuning: Tuning) -> list[str]:
     ]
 
 
-def _step(step: check.Step, context: check.Context) -> None:
+@contextmanager
+def _failing(doing: str = "") -> Iterator[None]:
+    """A check step's failure, or the project's, as tune's one-line error."""
     try:
-        step(context)
+        yield
     except check.StepFailed as failed:
-        raise TuneError(reason=failed.reason) from None
+        raise TuneError(reason=f"{doing}{failed.reason}") from None
 
 
 def _introspect(context: check.Context) -> dict[str, Any]:
@@ -231,15 +235,13 @@ def _introspect(context: check.Context) -> dict[str, Any]:
 
 
 def _services(context: check.Context) -> dict[str, str]:
-    try:
+    with _failing():
         return context.services(boot=True)
-    except check.StepFailed as failed:
-        raise TuneError(reason=failed.reason) from None
 
 
 def _targets(
-    document: dict[str, Any], threaded: list[str], options: Options, context: check.Context
-) -> tuple[list[openapi.Request], list[str], set[str]]:
+    document: dict[str, Any], options: Options, context: check.Context
+) -> tuple[list[openapi.Request], list[str]]:
     """The requests to load the service with (URLs relative to it) and their names."""
     declared = {f"{op.method} {op.path}": op for op in openapi.operations(document)}
     refused = check.writes_refused(context)
@@ -268,7 +270,7 @@ def _targets(
         names.append(f"{op.method} {op.path}")
     if not requests:
         raise TuneError(reason="the app declares no GET operation a request can be made for")
-    return requests, names, set(threaded)
+    return requests, names
 
 
 def _route(raw: str, declared: dict[str, openapi.Operation]) -> tuple[openapi.Operation, str]:
@@ -382,7 +384,7 @@ class _Sweep:
         """Measure each value of `variable` at the best setting so far; keep the best."""
         phase = Phase(variable, values)
         self.tuning.phases.append(phase)
-        settings = [changed(self.best, **{FIELDS[variable]: v}) for v in values]
+        settings = [changed(self.best, variable, v) for v in values]
         if self.tuning.points and self.seconds_per_point() < SHORTEST:
             phase.reason = f"skipped: the budget of {self.tuning.budget:g} s was spent"
             self.boots_left -= len(values)
@@ -413,10 +415,8 @@ class _Sweep:
         check.halt(self.context)
         self.report(f"booting {label(setting)}")
         began = time.monotonic()
-        try:
+        with _failing(f"{label(setting)}: "):
             check.start(self.context, **setting.env())
-        except check.StepFailed as failed:
-            raise TuneError(reason=f"{label(setting)}: {failed.reason}") from None
         self.boot_times.append(time.monotonic() - began)
         self.booted = setting
         self.run(self.tuning.clients[0], WARMUP)

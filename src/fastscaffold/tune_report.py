@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 
 from fastscaffold import __version__, load
-from fastscaffold.measurements import Lesson, Point, Setting, Tuning, recommended
+from fastscaffold.measurements import Lesson, Point, Setting, Tuning, label, recommended
 
 SCHEMA_VERSION = 1
 KNOBS = ("WEB_CONCURRENCY", "THREADPOOL_SIZE", "DB_POOL_MAX")
@@ -120,7 +120,7 @@ def as_dict(tuning: Tuning, written: str | None = None) -> dict[str, Any]:
         "seconds": tuning.seconds,
         "routes": [_route(r) for r in tuning.routes],
         "clients": tuning.clients,
-        "configured": _knobs(tuning.configured),
+        "configured": tuning.configured.knobs(),
         "phases": [
             {"variable": p.variable, "values": p.values, "measured": p.measured, "reason": p.reason}
             for p in tuning.phases
@@ -142,14 +142,6 @@ def as_dict(tuning: Tuning, written: str | None = None) -> dict[str, Any]:
     }
 
 
-def _knobs(setting: Setting) -> dict[str, int | None]:
-    return {
-        "WEB_CONCURRENCY": setting.workers,
-        "THREADPOOL_SIZE": setting.threads,
-        "DB_POOL_MAX": setting.pool,
-    }
-
-
 def _measured(measured: load.Measured) -> dict[str, Any]:
     return {
         "requests": measured.requests,
@@ -164,7 +156,7 @@ def _measured(measured: load.Measured) -> dict[str, Any]:
 
 
 def _point(point: Point) -> dict[str, Any]:
-    return {"setting": _knobs(point.setting), "clients": point.clients, **_measured(point.measured)}
+    return {"setting": point.setting.knobs(), "clients": point.clients, **_measured(point.measured)}
 
 
 def _lesson(lesson: Lesson) -> dict[str, Any]:
@@ -205,12 +197,11 @@ def as_svg(tuning: Tuning) -> str:
     for index, setting in enumerate(settings):
         y = PANEL_H + 2 * MARGIN + 18 * index
         colour = COLOURS[index % len(COLOURS)]
-        label = ", ".join(f"{k}={v}" for k, v in setting.env().items())
         parts.append(
             f'<line x1="{MARGIN}" y1="{y - 4}" x2="{MARGIN + 24}" y2="{y - 4}" '
             f'stroke="{colour}" stroke-width="2"/>'
         )
-        parts.append(f'<text x="{MARGIN + 32}" y="{y}">{escape(label)}</text>')
+        parts.append(f'<text x="{MARGIN + 32}" y="{y}">{escape(label(setting))}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
