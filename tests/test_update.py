@@ -189,8 +189,8 @@ def test_a_genuine_conflict_is_marked_reported_and_exits_1(updated: Updated) -> 
     )
     assert "  conflict  README.md\n" in updated.result.stdout
     assert updated.result.stderr.splitlines() == [
-        "Error: the update left conflicts in 'README.md'; resolve the <<<<<<< markers, "
-        "`git add` the files, then commit."
+        "Error: the update left 1 conflict(s): resolve the <<<<<<< markers in 'README.md' and "
+        "`git add` them; then commit."
     ]
     # Unmerged in git's index too, so the markers cannot be committed by accident.
     assert git(updated.project, "ls-files", "-u", "--", "README.md").count("README.md") == 3

@@ -35,31 +35,35 @@ def read(project: Path) -> dict[str, Any]:
     return answers
 
 
-def parse_data(items: Sequence[str], last: Mapping[str, Any] | None) -> dict[str, object]:
+def parse_data(
+    items: Sequence[str], last: Mapping[str, Any] | None, *, what: str = "--data"
+) -> dict[str, object]:
     """Read `--data KEY=VALUE` items; with the built-in template's `last` answers, check them.
 
     A fork's questions are unknown here, so its values go to copier as text for it to check.
+    `what` names the items in errors (`set` takes them as arguments).
     """
     given: dict[str, object] = {}
     for item in items:
         name, sep, raw = item.partition("=")
         if not sep or not name:
-            raise InvalidDataError(item=item, reason="write it as KEY=VALUE, e.g. server=gunicorn")
+            reason = "write it as KEY=VALUE, e.g. server=gunicorn"
+            raise InvalidDataError(item=item, reason=reason, what=what)
         if last is None:
             given[name] = raw
             continue
         known = [q.name for q in options.questions()]
         if name not in known:
             reason = f"'{name}' is not a question; choose one of {', '.join(known)}"
-            raise InvalidDataError(item=item, reason=reason)
+            raise InvalidDataError(item=item, reason=reason, what=what)
         try:
             given[name] = options.coerce(options.question(name), raw)
         except InvalidAnswerError as error:
-            raise InvalidDataError(item=item, reason=error.reason) from None
+            raise InvalidDataError(item=item, reason=error.reason, what=what) from None
     if last is not None and given:
         try:
             options.validate({**{k: v for k, v in last.items() if k[0] != "_"}, **given})
         except InvalidAnswerError as error:
             item = next((i for i in items if i.startswith(f"{error.name}=")), error.name)
-            raise InvalidDataError(item=item, reason=error.reason) from None
+            raise InvalidDataError(item=item, reason=error.reason, what=what) from None
     return given

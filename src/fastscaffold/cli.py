@@ -27,6 +27,8 @@ Examples:
   fastscaffold new --answers-file answers.yml
   fastscaffold options --json
   fastscaffold update api --check
+  fastscaffold add taskiq -C api
+  fastscaffold set database=postgres -C api
   fastscaffold tune api --budget 90
 """
 
@@ -571,15 +573,23 @@ def update(
             )
             typer.echo(line)
             raise typer.Exit(code)
-        with _status(f"Updating {shown(path)} ..."):
-            outcome = updating.update(
-                path, to=to, data=data or [], template=template, dry_run=dry_run
-            )
-        typer.echo("\n".join(updating.report(path, outcome, dry_run=dry_run)))
-        if outcome.conflicts and not dry_run:
-            from fastscaffold.errors import ConflictsError
+        _run_update(path, data or [], dry_run=dry_run, to=to, template=template)
 
-            raise ConflictsError(paths=outcome.conflicts)
+
+def _run_update(path: Path, data: list[str], *, dry_run: bool, **how: Any) -> None:
+    """Run an update (or a `set`, `add`, `remove`), print what it did, exit 1 on conflicts."""
+    from fastscaffold import update as updating
+
+    with _status(f"Updating {shown(path)} ..."):
+        outcome = updating.update(path, data=data, dry_run=dry_run, **how)
+    typer.echo("\n".join(updating.report(path, outcome, dry_run=dry_run)))
+    if outcome.conflicts and not dry_run:
+        from fastscaffold.errors import ConflictsError
+
+        raise ConflictsError(paths=outcome.conflicts, kept=outcome.kept)
+
+
+from fastscaffold import cli_changes  # noqa: E402,F401  (registers set, add and remove)
 
 
 def main() -> None:

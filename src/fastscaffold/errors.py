@@ -225,10 +225,39 @@ class DowngradeError(FastscaffoldError):
 class InvalidDataError(UsageError):
     """A `--data KEY=VALUE` item is malformed or answers no question well."""
 
-    def __init__(self, *, item: str, reason: str) -> None:
+    def __init__(self, *, item: str, reason: str, what: str = "--data") -> None:
         self.item = item
         self.reason = reason
-        super().__init__(f"{quoted(item)} is not a valid --data: {reason}.")
+        super().__init__(f"{quoted(item)} is not a valid {what}: {reason}.")
+
+
+class UnknownFeatureError(UsageError):
+    """`add` or `remove` names no feature; a value of another question points to `set`."""
+
+    def __init__(self, *, name: str, known: Sequence[str], question: str | None) -> None:
+        if question is not None:
+            hint = f"it is a {question}: change it with `fastscaffold set {question}={name}`"
+        else:
+            hint = f"choose one of {', '.join(known)}, or change any answer with `fastscaffold set`"
+        super().__init__(f"{quoted(name)} is not a feature to add or remove; {hint}.")
+
+
+class FeatureRefusedError(UsageError):
+    """The answers `add` or `remove` would give fail a question's validator."""
+
+    def __init__(self, *, verb: str, names: Sequence[str], reason: str) -> None:
+        listed = ", ".join(quoted(name) for name in names)
+        super().__init__(f"cannot {verb} {listed}: {reason}.")
+
+
+class FeatureClashError(UsageError):
+    """`add` names a value of a one-choice question the project answered otherwise."""
+
+    def __init__(self, *, feature: str, question: str, current: str) -> None:
+        super().__init__(
+            f"cannot add {quoted(feature)}: the project's {question} is {current}; switch with "
+            f"`fastscaffold set {question}={feature}` or `fastscaffold remove {current}` first."
+        )
 
 
 class UpdateError(FastscaffoldError):
@@ -243,12 +272,20 @@ class UpdateError(FastscaffoldError):
 class ConflictsError(FastscaffoldError):
     """The update finished but left conflict markers for the user to resolve."""
 
-    def __init__(self, *, paths: Sequence[str]) -> None:
+    def __init__(self, *, paths: Sequence[str], kept: Sequence[str] = ()) -> None:
         self.paths = tuple(paths)
-        listed = ", ".join(quoted(path) for path in self.paths)
+        marked = [quoted(path) for path in self.paths if path not in kept]
+        removed = [quoted(path) for path in self.paths if path in kept]
+        steps = []
+        if marked:
+            steps.append(f"resolve the <<<<<<< markers in {', '.join(marked)} and `git add` them")
+        if removed:
+            steps.append(
+                f"`git rm` or `git add` {', '.join(removed)} (you changed them; the update "
+                "removes them)"
+            )
         super().__init__(
-            f"the update left conflicts in {listed}; resolve the <<<<<<< markers, "
-            "`git add` the files, then commit."
+            f"the update left {len(self.paths)} conflict(s): {'; '.join(steps)}; then commit."
         )
 
 

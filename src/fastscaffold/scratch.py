@@ -35,6 +35,7 @@ class Scratch:
     head: str
     _changes: list[Change] = field(default_factory=list)
     _unmerged: list[str] = field(default_factory=list)
+    _kept: list[str] = field(default_factory=list)  # index entries of `keep_edited`'s files
 
     @classmethod
     def clone(cls, origin: Path, root: Path, subdir: Path) -> "Scratch":
@@ -84,11 +85,37 @@ class Scratch:
                 kept.add(name)
         return kept
 
+    def keep_edited(self, rendered: Path) -> list[str]:
+        """Put back each file of the old render `rendered` that the user changed and the update
+        deleted (a feature removed, a file the template dropped), as a conflict: it stays with
+        the user's content, unmerged as "deleted by them", for the user to `git rm` or keep.
+
+        Copier deletes such a file whatever it holds. Return the kept files, project-relative.
+        """
+        kept = []
+        for path in sorted(p for p in rendered.rglob("*") if p.is_file() or p.is_symlink()):
+            name = path.relative_to(rendered).as_posix()
+            if (self.project / name).exists() or (self.project / name).is_symlink():
+                continue
+            full = (self.subdir / name).as_posix()
+            listed = git.run("ls-tree", "-z", "HEAD", "--", full, cwd=self.root).decode()
+            if not listed:
+                continue  # deleted by the user, and the update does not bring it back
+            mode, _, sha = listed.split("\t", 1)[0].split()
+            base = git.text("hash-object", "-w", "--", str(path), cwd=self.root)
+            if base == sha:
+                continue  # as the template made it: the update may delete it
+            git.run("checkout", "-q", "HEAD", "--", full, cwd=self.root)
+            self._kept += [f"{mode} {base} 1\t{full}", f"{mode} {sha} 2\t{full}"]
+            kept.append(name)
+        return kept
+
     def outcome(self) -> tuple[list[Change], list[str], str]:
         """Return the changed files, the conflicted ones and the diff, relative to the project."""
         # Read the unmerged entries copier left before staging resolves them.
         out = git.run("ls-files", "-u", "-z", cwd=self.root)
         self._unmerged = [e for e in out.decode("utf-8", "surrogateescape").split("\0") if e]
+        self._unmerged += self._kept
         where = ("--", self.subdir.as_posix())
         git.run("add", "-A", *where, cwd=self.root)
         diff = ("diff", "--cached", "--no-renames", "--no-ext-diff", "--no-color", self.head)
@@ -100,6 +127,9 @@ class Scratch:
             for status, path in zip(fields[::2], fields[1::2], strict=False)
             if status
         ]
+        # A kept file is as it was at HEAD, so the diff leaves it out; the report lists it.
+        self._changes += [Change("kept", e.split("\t", 1)[1]) for e in self._kept[1::2]]
+        self._changes.sort(key=lambda change: change.path)
         conflicts = sorted({entry.split("\t", 1)[1] for entry in self._unmerged})
         return (
             [Change(c.kind, self._local(c.path)) for c in self._changes],
@@ -113,6 +143,8 @@ class Scratch:
         are left unmerged in its index instead."""
         for change in self._changes:
             target = self.origin / change.path
+            if change.kind == "kept":
+                continue  # the origin holds it as it is
             if change.kind == "deleted":
                 target.unlink(missing_ok=True)
                 _prune_empty(target.parent, self.origin)

@@ -48,6 +48,7 @@ class Outcome:
     changes: list[Change] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # changed here, removed by the update
     diff: str = ""
     notes: list[str] = field(default_factory=list)  # the changelog between the versions
     filled: dict[str, object] = field(default_factory=dict)  # answers to questions new since
@@ -67,8 +68,10 @@ def update(
     data: Sequence[str] = (),
     template: str | None = None,
     dry_run: bool = False,
+    stay: bool = False,
 ) -> Outcome:
-    """Update `project` (a clean git work tree) to the template version `to` or the newest."""
+    """Update `project` (a clean git work tree) to the template version `to` or the newest;
+    with `stay`, re-answer the `data` questions at the project's own version."""
     last = answers.read(project)
     source = _locate(template or str(last["_src_path"]))
     given = answers.parse_data(data, last if source == history.BUILTIN else None)
@@ -86,6 +89,8 @@ def update(
             else:
                 url, tags = source, _versions(source, project)
             versions = _plan(project, last, source, list(tags), to)
+            if stay:
+                versions = Versions(current=versions.current, target=versions.current)
             if versions.target == versions.current and not given:
                 return Outcome(versions=versions)
             old = tags.get(versions.current, str(last["_commit"]))
@@ -97,8 +102,9 @@ def update(
             old_render = Path(tmp) / "old"
             render_version(url, old, {k: v for k, v in last.items() if k[0] != "_"}, old_render)
             deleted = clone.restore_deleted(old_render, keep={ANSWERS})
-            update_project(clone.project, ref=tags[versions.target], data=given)
+            update_project(clone.project, ref=tags.get(versions.target, old), data=given)
             restored = clone.drop_unchanged(deleted)
+            kept = clone.keep_edited(old_render)
             recorded = yaml.safe_load((clone.project / ANSWERS).read_text("utf-8"))
             new_commit = recorded["_commit"]
             filled = {k: v for k, v in recorded.items() if k[0] != "_" and k not in last}
@@ -117,6 +123,7 @@ def update(
         changes=changes,
         conflicts=conflicts,
         restored=[c.path for c in changes if c.kind == "added" and c.path in restored],
+        kept=kept,
         diff=diff if dry_run else "",
         notes=_notes(source, versions),
         filled=filled,
@@ -213,7 +220,10 @@ def report(project: Path, outcome: Outcome, *, dry_run: bool) -> list[str]:
     old, new = outcome.versions.current, outcome.versions.target
     if not outcome.changes:
         return [f"{shown(project)} is at template {old}; nothing to update."]
-    verb = "Would update" if dry_run else "Updated"
+    if new == old:
+        verb = "Would change" if dry_run else "Changed"
+    else:
+        verb = "Would update" if dry_run else "Updated"
     versions = f"from template {old} to {new}" if new != old else f"at template {old}"
     lines = [f"{verb} {shown(project)} {versions}:"]
     for change in outcome.changes:
@@ -222,10 +232,14 @@ def report(project: Path, outcome: Outcome, *, dry_run: bool) -> list[str]:
             kind = "conflict"
         elif change.path in outcome.restored:
             kind = "restored"
-        lines.append(f"  {kind:<9} {change.path}")
+        why = "  (you changed it; the update removes it)" if change.path in outcome.kept else ""
+        lines.append(f"  {kind:<9} {change.path}{why}")
     if outcome.restored:
         lines.append("Restored files were deleted here but changed by this update; delete them")
         lines.append("again if you still do not want them.")
+    if outcome.kept:
+        lines.append("A file you changed that the update removes stays as you left it, unmerged")
+        lines.append("(deleted by them): `git rm` it to let it go, or `git add` it to keep it.")
     if outcome.filled:
         given = ", ".join(f"{k}={_shown_answer(v)}" for k, v in outcome.filled.items())
         lines.append(f"Answered the questions new since {old} as {old} rendered: {given}")

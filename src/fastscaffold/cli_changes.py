@@ -1,0 +1,146 @@
+"""`set`, `add` and `remove`: change a generated project's answers, keeping the user's edits.
+
+Each is a 3-way update at the project's own template version (see `update`): the template
+rendered with the old answers, the project as the user left it, and the template rendered
+with the new answers. Files of a removed feature go, unless the user changed them.
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fastscaffold.cli import _reported, _run_update, app
+from fastscaffold.errors import shown
+
+SET_EXAMPLES = """\b
+Examples:
+  fastscaffold set server=granian               # the project in the current directory
+  fastscaffold set database=postgres -C api     # switch the database of ./api
+  fastscaffold set workers=auto threadpool_size=80 --dry-run
+"""
+
+ADD_EXAMPLES = """\b
+Examples:
+  fastscaffold add taskiq                       # a task queue (taskiq on Redis)
+  fastscaffold add kubernetes -C api            # deploy/kubernetes/ for ./api
+  fastscaffold add postgres                     # a database, where the project has none
+"""
+
+REMOVE_EXAMPLES = """\b
+Examples:
+  fastscaffold remove examples                  # the concurrency examples
+  fastscaffold remove taskiq compose -C api
+"""
+
+Project = Annotated[
+    Path,
+    typer.Option(
+        "--project",
+        "-C",
+        metavar="PATH",
+        help="The project, a clean git work tree.",
+        show_default=True,
+    ),
+]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Show the files and diff; change nothing.")]
+
+
+@app.command(name="set", epilog=SET_EXAMPLES)
+def set_answers(
+    items: Annotated[
+        list[str],
+        typer.Argument(metavar="KEY=VALUE...", help="Answers to change, e.g. server=gunicorn."),
+    ],
+    project: Project = Path("."),
+    dry_run: DryRun = False,
+) -> None:
+    """Change answers of a generated project (server, workers, database...), keeping your edits.
+
+    The project stays at its template version (`fastscaffold update` moves it). Files a new
+    answer no longer needs are removed unless you changed them: those stay and are listed as
+    conflicts. `fastscaffold options` lists the questions and their values.
+    """
+    with _reported("set"):
+        from fastscaffold import answers, history
+
+        last = answers.read(project)
+        builtin = last["_src_path"] == history.BUILTIN
+        given = answers.parse_data(items, last if builtin else None, what="answer")
+        changed = [i for i in items if _differs(i.partition("=")[0], given, last)]
+        same = f"{shown(project)} already answers {' '.join(items)}; nothing to change."
+        _change(project, changed, same, dry_run=dry_run)
+
+
+def _differs(name: str, given: dict[str, object], last: dict[str, object]) -> bool:
+    # A fork's answers arrive as text (copier checks them), the recorded ones typed.
+    new, old = given[name], last.get(name)
+    return new != old and not (isinstance(new, str) and new == str(old))
+
+
+@app.command(epilog=ADD_EXAMPLES)
+def add(
+    names: Annotated[
+        list[str], typer.Argument(metavar="FEATURE...", help="Features to add, e.g. taskiq.")
+    ],
+    project: Project = Path("."),
+    dry_run: DryRun = False,
+) -> None:
+    """Add features to a generated project (taskiq, examples, a database, deployment files, CI).
+
+    The features are the yes/no questions and the values of the questions that can be none
+    or several; change the others with `fastscaffold set`.
+    """
+    with _reported("add"):
+        _toggle(project, names, add=True, dry_run=dry_run)
+
+
+@app.command(epilog=REMOVE_EXAMPLES)
+def remove(
+    names: Annotated[
+        list[str], typer.Argument(metavar="FEATURE...", help="Features to remove, e.g. examples.")
+    ],
+    project: Project = Path("."),
+    dry_run: DryRun = False,
+) -> None:
+    """Remove features from a generated project, keeping your edits.
+
+    A removed feature's files go, unless you changed them: those stay, unmerged in git's
+    index, and are listed as conflicts (`git rm` to let one go, `git add` to keep it).
+    """
+    with _reported("remove"):
+        _toggle(project, names, add=False, dry_run=dry_run)
+
+
+def _toggle(project: Path, names: list[str], *, add: bool, dry_run: bool) -> None:
+    from fastscaffold import answers, features, history, options
+    from fastscaffold.errors import FeatureRefusedError, InvalidDataError
+
+    last = answers.read(project)
+    work = dict(last)
+    items: dict[str, str] = {}
+    for name in names:
+        item = features.change(work, name, add=add)
+        if item is not None:
+            key, _, raw = item.partition("=")
+            work[key] = options.coerce(options.question(key), raw)
+            items[key] = item
+    try:
+        builtin = last["_src_path"] == history.BUILTIN
+        answers.parse_data(list(items.values()), last if builtin else None)
+    except InvalidDataError as error:
+        verb = "add" if add else "remove"
+        raise FeatureRefusedError(verb=verb, names=names, reason=error.reason) from None
+    listed = ", ".join(names)
+    same = (
+        f"{shown(project)} {'already has' if add else 'has none of'} {listed}; nothing to change."
+    )
+    _change(project, list(items.values()), same, dry_run=dry_run)
+
+
+def _change(project: Path, items: list[str], same: str, *, dry_run: bool) -> None:
+    """Re-answer `items` at the project's version; with none, say so (`same`)."""
+    if not items:
+        typer.echo(same)
+        return
+    _run_update(project, items, dry_run=dry_run, stay=True)

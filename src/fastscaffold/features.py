@@ -1,0 +1,78 @@
+"""`fastscaffold add` and `remove`: a feature by name, and the answer that adds or removes it.
+
+The features come from copier.yml: a yes/no question is one (`examples`), and so is each value
+of a question that can be `none` (`taskiq`, `postgres`, `gitlab`) or of a multiselect one
+(`docker`, `kubernetes`). Other answers (the server, the worker count) change with `set`.
+"""
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from fastscaffold import options
+from fastscaffold.errors import FeatureClashError, UnknownFeatureError
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A feature: the question it answers and, for a choice, the value that means it."""
+
+    name: str
+    question: options.Question
+
+    def present(self, answers: Mapping[str, object]) -> bool:
+        """Whether the project answered the question with this feature."""
+        answer = answers.get(self.question.name)
+        if self.question.type == "bool":
+            return answer is True
+        if self.question.multiselect:
+            return isinstance(answer, list) and self.name in answer
+        return answer == self.name
+
+    def item(self, answers: Mapping[str, object], *, add: bool) -> str:
+        """The `KEY=VALUE` answer that adds (or removes) this feature."""
+        name = self.question.name
+        if self.question.type == "bool":
+            return f"{name}={'true' if add else 'false'}"
+        if self.question.multiselect:
+            have = answers.get(name)
+            chosen = [c for c in have if c != self.name] if isinstance(have, list) else []
+            chosen += [self.name] if add else []
+            return f"{name}={','.join(chosen) or 'none'}"
+        if add and answers.get(name) not in (None, "none"):
+            raise FeatureClashError(
+                feature=self.name, question=name, current=str(answers.get(name))
+            )
+        return f"{name}={self.name if add else 'none'}"
+
+
+def _features() -> Iterator[Feature]:
+    for question in options.questions():
+        if question.type == "bool":
+            yield Feature(question.name, question)
+        elif question.choices and (question.multiselect or "none" in question.choices):
+            yield from (Feature(c, question) for c in question.choices if c != "none")
+
+
+def names() -> list[str]:
+    """Every feature `add` and `remove` know, in copier.yml's order."""
+    return [feature.name for feature in _features()]
+
+
+def find(name: str) -> Feature:
+    """The feature called `name`; a value of another question points to `set`."""
+    for feature in _features():
+        if feature.name == name:
+            return feature
+    owner = next((q for q in options.questions() if name in (q.choices or ())), None)
+    raise UnknownFeatureError(
+        name=name, known=names(), question=owner.name if owner is not None else None
+    )
+
+
+def change(answers: Mapping[str, object], name: str, *, add: bool) -> str | None:
+    """The `KEY=VALUE` answer that adds or removes feature `name`, or None when the project
+    already has it (for `add`) or does not (for `remove`)."""
+    feature = find(name)
+    if feature.present(answers) == add:
+        return None
+    return feature.item(answers, add=add)
