@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fastscaffold import matrix, options
-from fastscaffold.render import render
+from tests import edits
 from tests.conftest import Run
 from tests.generated import mongodb_server, postgres_server, redis_server
 
@@ -117,10 +117,46 @@ def heaviest_first(combos: list[matrix.Combination]) -> list[matrix.Combination]
 def test_check_passes(
     combo: matrix.Combination, services: list[str], run: Run, tmp_path: Path
 ) -> None:
-    project = tmp_path / "svc"
-    render(options.with_defaults(combo), project, overwrite=False)
+    # Reached as a team would: from another project, edited, then `fastscaffold set`.
+    begin = start(combo)
+    project = edits.team_project(begin, tmp_path / "svc")
+    wanted = options.with_defaults(combo)
+    changed = [f"{k}={_text(v)}" for k, v in wanted.items() if options.with_defaults(begin)[k] != v]
+    moved = run("set", *changed, "-C", project)
+    assert moved.exit_code == 0, moved.stdout + os.linesep + moved.stderr
+    assert "conflict" not in moved.stdout
     result = run("check", project, *services)
     assert result.exit_code == 0, result.stdout + os.linesep + result.stderr
+
+
+def start(combo: matrix.Combination) -> dict[str, object]:
+    """The answers a row's project starts from before `set` moves it to the row: the default
+    project, with a task queue every other row that has none (so `set` removes one) and
+    PostgreSQL or MongoDB where the row has SQLite (so `set` switches to it from each)."""
+    rows = matrix.tier2()
+    begin: dict[str, object] = {}
+    if combo["task_queue"] == "none" and rows.index(combo) % 2:
+        begin["task_queue"] = "taskiq"
+    if combo["database"] == "sqlite":
+        sqlite = [row for row in rows if row["database"] == "sqlite"]
+        begin["database"] = ("postgres", "mongodb")[sqlite.index(combo) % 2]
+    return begin
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(value) or "none"
+    return str(value)
+
+
+def test_the_rows_start_from_each_database_and_remove_and_add_the_queue() -> None:
+    moves = {(start(c).get("database", "sqlite"), c["database"]) for c in matrix.tier2()}
+    assert {("sqlite", "postgres"), ("sqlite", "mongodb"), ("sqlite", "none")} <= moves
+    assert {("postgres", "sqlite"), ("mongodb", "sqlite")} <= moves
+    queues = {(start(c).get("task_queue", "none"), c["task_queue"]) for c in matrix.tier2()}
+    assert {("none", "taskiq"), ("taskiq", "none")} <= queues
 
 
 def test_options_matrix_lists_the_tiers(run: Run) -> None:

@@ -122,7 +122,9 @@ def markdown() -> str:
         "- **Tier 2** (every CI run): `fastscaffold check` (install, lint, types, the project's "
         "own tests, boot with its real server and workers, graceful stop) on these "
         f"{len(tier2())}, against real PostgreSQL and Redis, and MongoDB's rows against FerretDB "
-        "v1.24.2 (a MongoDB wire-protocol server): every step, nothing skipped.",
+        "v1.24.2 (a MongoDB wire-protocol server): every step, nothing skipped. Each row's "
+        "project is reached as a team would: another project is generated and edited (a route, "
+        "its test, a setting), then `fastscaffold set` moves it to the row's answers.",
         "",
         "| " + " | ".join(questions) + " |",
         "|" + "---|" * len(questions),
