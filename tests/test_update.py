@@ -25,6 +25,7 @@ from typer.testing import CliRunner, Result
 
 from fastscaffold import __version__, history
 from fastscaffold.cli import app
+from fastscaffold.render import render_version
 from tests.generated import install, make_venv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -279,6 +280,30 @@ def test_data_switches_an_option(project: Path, history_repo: History, tmp_path:
     args = ["--server", "gunicorn", "--workers", "3", "--project-name", "svc", "--yes"]
     rendered = fastscaffold("new", fresh, "--template", history_repo.template, *args)
     assert rendered.exit_code == 0, rendered.output
+    assert tree(project) == tree(fresh)
+
+
+def test_set_keeps_the_version_and_names_the_newer_one(
+    project: Path, history_repo: History, tmp_path: Path
+) -> None:
+    result = fastscaffold("set", "server=gunicorn", "workers=3", "-C", project)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"Changed {project} at template 1.0.0:\n")
+    assert "  added     gunicorn.conf.py\n" in result.stdout
+    assert result.stdout.endswith(
+        "Template 3.0.0 is available; this change kept the project at 1.0.0: "
+        "`fastscaffold update` brings it.\n"
+    )
+    recorded = answers(project)
+    assert (recorded["_commit"], recorded["server"], recorded["workers"]) == (
+        "v1.0.0",
+        "gunicorn",
+        "3",
+    )
+    # No user edits: exactly what template 1.0.0 renders with the new answers.
+    fresh = tmp_path / "fresh"
+    given = {k: v for k, v in recorded.items() if not k.startswith("_")}
+    render_version(str(history_repo.template), "v1.0.0", given, fresh)
     assert tree(project) == tree(fresh)
 
 

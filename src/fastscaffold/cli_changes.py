@@ -143,4 +143,14 @@ def _change(project: Path, items: list[str], same: str, *, dry_run: bool) -> Non
     if not items:
         typer.echo(same)
         return
-    _run_update(project, items, dry_run=dry_run, stay=True)
+    from fastscaffold import update as updating
+
+    versions = updating.status(project)
+    try:
+        _run_update(project, items, dry_run=dry_run, stay=True)
+    finally:
+        if versions.target > versions.current:
+            typer.echo(
+                f"Template {versions.target} is available; this change kept the project at "
+                f"{versions.current}: `fastscaffold update` brings it."
+            )
