@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fastscaffold import options
 from tests import edits
@@ -84,12 +85,35 @@ def test_every_question_has_a_transition() -> None:
 def test_set_equals_a_fresh_render_with_the_edits(
     base: Path, name: str, value: str, run: Run, tmp_path: Path
 ) -> None:
-    project = _copy(base, tmp_path)
-    result = run("set", f"{name}={value}", "-C", project)
+    _moves_like_a_fresh_render(_copy(base, tmp_path), {name: value}, run, tmp_path)
+
+
+DATABASES = options.question("database").choices or ()
+SWITCHES = [(a, b) for a in DATABASES for b in DATABASES if a != b and a != DEFAULTS["database"]]
+
+
+@pytest.mark.parametrize(("old", "new"), SWITCHES, ids=[f"{a}-to-{b}" for a, b in SWITCHES])
+def test_every_database_switch_equals_a_fresh_render_with_the_edits(
+    old: str, new: str, run: Run, tmp_path: Path
+) -> None:
+    # From the default database the transitions above switch; these are the other starts.
+    project = edits.team_project({"database": old}, tmp_path / "svc")
+    _moves_like_a_fresh_render(project, {"database": new}, run, tmp_path)
+
+
+def _moves_like_a_fresh_render(
+    project: Path, changes: dict[str, str], run: Run, tmp_path: Path
+) -> None:
+    """`set` the `changes`: no conflict, and exactly a fresh render of the project's new
+    answers with the team's edits, staged whole; it compiles and passes ruff."""
+    result = run("set", *(f"{k}={v}" for k, v in changes.items()), "-C", project)
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "conflict" not in result.stdout
     fresh = tmp_path / "fresh"
-    edits.team_project({name: options.coerce(options.question(name), value)}, fresh)
+    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    wanted = {k: options.coerce(options.question(k), v) for k, v in changes.items()}
+    assert {k: recorded[k] for k in wanted} == wanted
+    edits.team_project({k: v for k, v in recorded.items() if not k.startswith("_")}, fresh)
     assert edits.tree(project) == edits.tree(fresh)
     # Staged whole, as `git diff --staged` shows it; nothing unmerged or left out.
     status = edits.git(project, "status", "--porcelain").splitlines()
