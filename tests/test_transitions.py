@@ -212,6 +212,12 @@ def test_add_names_the_feature_and_dry_run_writes_nothing(
         (["set", "server"], "'server' is not a valid answer: write it as KEY=VALUE"),
         (["set", "colour=blue"], "'colour=blue' is not a valid answer: 'colour' is not a question"),
         (["set", "workers=0"], "'workers=0' is not a valid answer: must be between 1 and 256"),
+        (
+            ["remove", "uvicorn"],
+            "'uvicorn' is not a feature to add or remove; it is a server, changed but not "
+            "removed: `fastscaffold set server=...`.",
+        ),
+        (["add", "none"], "'none' is not a feature to add or remove; choose one of sqlite, "),
     ],
 )
 def test_bad_changes_are_usage_errors(base: Path, run: Run, args: list[str], fragment: str) -> None:
@@ -234,3 +240,50 @@ def test_a_change_already_made_changes_nothing(
 ) -> None:
     result = run(*args, "-C", base)
     assert (result.exit_code, result.stdout) == (0, f"{base} {line}\n")
+
+
+def test_a_clash_names_what_clashes(run: Run, tmp_path: Path) -> None:
+    kubernetes = {"database": "postgres", "deployment": ["docker", "kubernetes"]}
+    project = edits.team_project(kubernetes, tmp_path / "k8s")
+    result = run("set", "database=sqlite", "-C", project)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        "Error: 'database=sqlite' is not a valid answer: the project's deployment is "
+        "docker,kubernetes: SQLite is a file inside one pod, and Kubernetes scales pods; "
+        "choose --database postgres or mongodb."
+    )
+    bare = edits.team_project({"database": "none"}, tmp_path / "bare")
+    result = run("add", "sqlite", "postgres", "-C", bare)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        "Error: cannot add 'postgres' and 'sqlite' together: a project has one database; "
+        "add one of them."
+    )
+    for path in (project, bare):
+        assert edits.git(path, "status", "--porcelain") == ""
+
+
+def test_a_kept_file_in_a_monorepo_is_unmerged_at_its_path(
+    base: Path, run: Run, tmp_path: Path
+) -> None:
+    mono = tmp_path / "mono"
+    project = mono / "services" / "svc"
+    shutil.copytree(base, project, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    tasks = project / "app" / "examples" / "tasks.py"
+    tasks.write_text(tasks.read_text() + "# the team's\n")
+    edits.git(mono, "init", "-q", "-b", "main")
+    edits.git(mono, "add", "-A")
+    edits.git(mono, "commit", "-q", "-m", "Monorepo")
+    result = run("remove", "examples", "-C", project)
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "  conflict  app/examples/tasks.py  (you changed it; the update removes it)\n" in (
+        result.stdout
+    )
+    assert result.stderr.splitlines()[0] == (
+        "Error: the update left 1 conflict(s): `git rm` or `git add` 'app/examples/tasks.py' "
+        "(you changed it; the update removes it); then commit."
+    )
+    status = edits.git(mono, "status", "--porcelain").splitlines()
+    assert "UD services/svc/app/examples/tasks.py" in status
+    assert "D  services/svc/app/examples/events.py" in status
+    assert tasks.read_text().endswith("# the team's\n")

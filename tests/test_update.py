@@ -307,6 +307,22 @@ def test_set_keeps_the_version_and_names_the_newer_one(
     assert tree(project) == tree(fresh)
 
 
+def test_remove_on_a_fork_passes_a_list_to_copier(project: Path) -> None:
+    result = fastscaffold("remove", "compose", "-C", project)
+    assert result.exit_code == 0, result.output
+    assert "  deleted   compose.yaml\n" in result.stdout
+    assert answers(project)["deployment"] == ["docker"]
+
+
+def test_set_on_an_unclean_project_says_nothing_of_a_change(project: Path) -> None:
+    (project / "notes.txt").write_text("not committed\n")
+    result = fastscaffold("set", "server=gunicorn", "-C", project)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"Error: '{project}' has uncommitted changes ('notes.txt')")
+    assert result.stderr.splitlines()[0].endswith("then run the command again.")
+
+
 def test_project_in_a_subdirectory_of_a_repository(project: Path, tmp_path: Path) -> None:
     mono = tmp_path / "mono"
     shutil.copytree(project, mono / "services" / "svc", ignore=shutil.ignore_patterns(".git"))

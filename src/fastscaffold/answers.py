@@ -64,6 +64,16 @@ def parse_data(
         try:
             options.validate({**{k: v for k, v in last.items() if k[0] != "_"}, **given})
         except InvalidAnswerError as error:
-            item = next((i for i in items if i.startswith(f"{error.name}=")), error.name)
-            raise InvalidDataError(item=item, reason=error.reason, what=what) from None
+            named = [i for i in items if i.startswith(f"{error.name}=")]
+            reason = error.reason
+            if not named:  # an answer given clashes with one the project has
+                reason = f"the project's {error.name} is {_shown(last.get(error.name))}: {reason}"
+            item = named[0] if named else " ".join(items)
+            raise InvalidDataError(item=item, reason=reason, what=what) from None
     return given
+
+
+def _shown(answer: object) -> str:
+    if isinstance(answer, list):
+        return ",".join(map(str, answer)) or "none"
+    return str(answer).lower() if isinstance(answer, bool) else str(answer)

@@ -6,12 +6,15 @@ with the new answers. Files of a removed feature go, unless the user changed the
 """
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fastscaffold.cli import _reported, _run_update, app
 from fastscaffold.errors import shown
+
+if TYPE_CHECKING:
+    from fastscaffold.update import Versions
 
 SET_EXAMPLES = """\b
 Examples:
@@ -113,20 +116,32 @@ def remove(
 
 
 def _toggle(project: Path, names: list[str], *, add: bool, dry_run: bool) -> None:
+    import yaml
+
     from fastscaffold import answers, features, history, options
-    from fastscaffold.errors import FeatureRefusedError, InvalidDataError
+    from fastscaffold.errors import FeatureClashError, FeatureRefusedError, InvalidDataError
 
     last = answers.read(project)
+    builtin = last["_src_path"] == history.BUILTIN
     work = dict(last)
     items: dict[str, str] = {}
     for name in names:
-        item = features.change(work, name, add=add)
+        try:
+            item = features.change(work, name, add=add, as_yaml=not builtin)
+        except FeatureClashError:
+            asked = features.find(name).question.name
+            if work.get(asked) != last.get(asked):  # the clash is with an earlier name here
+                current = str(work.get(asked))
+                raise FeatureClashError(
+                    feature=name, question=asked, current=current, asked=True
+                ) from None
+            raise
         if item is not None:
             key, _, raw = item.partition("=")
-            work[key] = options.coerce(options.question(key), raw)
+            question = options.question(key)
+            work[key] = options.coerce(question, yaml.safe_load(raw) if not builtin else raw)
             items[key] = item
     try:
-        builtin = last["_src_path"] == history.BUILTIN
         answers.parse_data(list(items.values()), last if builtin else None)
     except InvalidDataError as error:
         verb = "add" if add else "remove"
@@ -144,13 +159,23 @@ def _change(project: Path, items: list[str], same: str, *, dry_run: bool) -> Non
         typer.echo(same)
         return
     from fastscaffold import update as updating
+    from fastscaffold.errors import ConflictsError
 
     versions = updating.status(project)
+    newer = versions.target > versions.current
     try:
         _run_update(project, items, dry_run=dry_run, stay=True)
-    finally:
-        if versions.target > versions.current:
-            typer.echo(
-                f"Template {versions.target} is available; this change kept the project at "
-                f"{versions.current}: `fastscaffold update` brings it."
-            )
+    except ConflictsError:  # the change was made, conflicts left: the note still holds
+        if newer:
+            typer.echo(_newer(versions, dry_run=dry_run))
+        raise
+    if newer:
+        typer.echo(_newer(versions, dry_run=dry_run))
+
+
+def _newer(versions: "Versions", *, dry_run: bool) -> str:
+    kept = "would keep" if dry_run else "kept"
+    return (
+        f"Template {versions.target} is available; this change {kept} the project at "
+        f"{versions.current}: `fastscaffold update` brings it."
+    )

@@ -167,7 +167,7 @@ class DirtyProjectError(FastscaffoldError):
         more = f" and {len(self.files) - 5} more" if len(self.files) > 5 else ""
         super().__init__(
             f"{quoted(shown(path))} has uncommitted changes ({listed}{more}); commit or stash "
-            "them, then run update again."
+            "them, then run the command again."
         )
 
 
@@ -234,9 +234,13 @@ class InvalidDataError(UsageError):
 class UnknownFeatureError(UsageError):
     """`add` or `remove` names no feature; a value of another question points to `set`."""
 
-    def __init__(self, *, name: str, known: Sequence[str], question: str | None) -> None:
-        if question is not None:
+    def __init__(
+        self, *, name: str, known: Sequence[str], question: str | None, add: bool = True
+    ) -> None:
+        if question is not None and add:
             hint = f"it is a {question}: change it with `fastscaffold set {question}={name}`"
+        elif question is not None:
+            hint = f"it is a {question}, changed but not removed: `fastscaffold set {question}=...`"
         else:
             hint = f"choose one of {', '.join(known)}, or change any answer with `fastscaffold set`"
         super().__init__(f"{quoted(name)} is not a feature to add or remove; {hint}.")
@@ -253,7 +257,13 @@ class FeatureRefusedError(UsageError):
 class FeatureClashError(UsageError):
     """`add` names a value of a one-choice question the project answered otherwise."""
 
-    def __init__(self, *, feature: str, question: str, current: str) -> None:
+    def __init__(self, *, feature: str, question: str, current: str, asked: bool = False) -> None:
+        if asked:  # both named in one `add`
+            super().__init__(
+                f"cannot add {quoted(feature)} and {quoted(current)} together: a project has one "
+                f"{question}; add one of them."
+            )
+            return
         super().__init__(
             f"cannot add {quoted(feature)}: the project's {question} is {current}; switch with "
             f"`fastscaffold set {question}={feature}` or `fastscaffold remove {current}` first."
@@ -280,9 +290,10 @@ class ConflictsError(FastscaffoldError):
         if marked:
             steps.append(f"resolve the <<<<<<< markers in {', '.join(marked)} and `git add` them")
         if removed:
+            them = "them" if len(removed) > 1 else "it"
             steps.append(
-                f"`git rm` or `git add` {', '.join(removed)} (you changed them; the update "
-                "removes them)"
+                f"`git rm` or `git add` {', '.join(removed)} (you changed {them}; the update "
+                f"removes {them})"
             )
         super().__init__(
             f"the update left {len(self.paths)} conflict(s): {'; '.join(steps)}; then commit."

@@ -28,8 +28,9 @@ class Feature:
             return isinstance(answer, list) and self.name in answer
         return answer == self.name
 
-    def item(self, answers: Mapping[str, object], *, add: bool) -> str:
-        """The `KEY=VALUE` answer that adds (or removes) this feature."""
+    def item(self, answers: Mapping[str, object], *, add: bool, as_yaml: bool = False) -> str:
+        """The `KEY=VALUE` answer that adds (or removes) this feature; `as_yaml` writes a list
+        as YAML, as copier reads a fork's answers."""
         name = self.question.name
         if self.question.type == "bool":
             return f"{name}={'true' if add else 'false'}"
@@ -37,6 +38,8 @@ class Feature:
             have = answers.get(name)
             chosen = [c for c in have if c != self.name] if isinstance(have, list) else []
             chosen += [self.name] if add else []
+            if as_yaml:
+                return f"{name}=[{', '.join(chosen)}]"
             return f"{name}={','.join(chosen) or 'none'}"
         if add and answers.get(name) not in (None, "none"):
             raise FeatureClashError(
@@ -58,21 +61,23 @@ def names() -> list[str]:
     return [feature.name for feature in _features()]
 
 
-def find(name: str) -> Feature:
+def find(name: str, *, add: bool = True) -> Feature:
     """The feature called `name`; a value of another question points to `set`."""
     for feature in _features():
         if feature.name == name:
             return feature
-    owner = next((q for q in options.questions() if name in (q.choices or ())), None)
+    owners = [q for q in options.questions() if name in (q.choices or ()) and name != "none"]
     raise UnknownFeatureError(
-        name=name, known=names(), question=owner.name if owner is not None else None
+        name=name, known=names(), question=owners[0].name if owners else None, add=add
     )
 
 
-def change(answers: Mapping[str, object], name: str, *, add: bool) -> str | None:
+def change(
+    answers: Mapping[str, object], name: str, *, add: bool, as_yaml: bool = False
+) -> str | None:
     """The `KEY=VALUE` answer that adds or removes feature `name`, or None when the project
     already has it (for `add`) or does not (for `remove`)."""
-    feature = find(name)
+    feature = find(name, add=add)
     if feature.present(answers) == add:
         return None
-    return feature.item(answers, add=add)
+    return feature.item(answers, add=add, as_yaml=as_yaml)

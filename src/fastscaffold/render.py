@@ -135,7 +135,7 @@ def _copier_errors() -> Iterator[None]:
     except ProcessExecutionError as error:
         lines = str(error.stderr).strip().splitlines()
         raise RenderError(reason=lines[-1] if lines else str(error)) from error
-    except (CopierError, ValueError) as error:
+    except (CopierError, ValueError, TypeError) as error:  # TypeError: "Not a YAML list"
         raise RenderError(reason=str(error)) from error
 
 

@@ -102,11 +102,17 @@ class Scratch:
             if not listed:
                 continue  # deleted by the user, and the update does not bring it back
             mode, _, sha = listed.split("\t", 1)[0].split()
-            base = git.text("hash-object", "-w", "--", str(path), cwd=self.root)
-            if base == sha:
+            if path.is_symlink():  # a link's blob is its target's path
+                target = os.readlink(path).encode("utf-8", "surrogateescape")
+                base = git.text("hash-object", "-w", "--stdin", cwd=self.root, stdin=target)
+                old_mode = "120000"
+            else:
+                base = git.text("hash-object", "-w", "--", str(path), cwd=self.root)
+                old_mode = "100755" if path.stat().st_mode & stat.S_IXUSR else "100644"
+            if (base, old_mode) == (sha, mode):
                 continue  # as the template made it: the update may delete it
             git.run("checkout", "-q", "HEAD", "--", full, cwd=self.root)
-            self._kept += [f"{mode} {base} 1\t{full}", f"{mode} {sha} 2\t{full}"]
+            self._kept += [f"{old_mode} {base} 1\t{full}", f"{mode} {sha} 2\t{full}"]
             kept.append(name)
         return kept
 
