@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fastscaffold import matrix, options
+from fastscaffold import answers, matrix, options
 from tests import edits
 from tests.conftest import Run
 from tests.generated import mongodb_server, postgres_server, redis_server
@@ -121,7 +121,9 @@ def test_check_passes(
     begin = start(combo)
     project = edits.team_project(begin, tmp_path / "svc")
     wanted = options.with_defaults(combo)
-    changed = [f"{k}={_text(v)}" for k, v in wanted.items() if options.with_defaults(begin)[k] != v]
+    changed = [
+        f"{k}={answers.text(v)}" for k, v in wanted.items() if options.with_defaults(begin)[k] != v
+    ]
     moved = run("set", *changed, "-C", project)
     assert moved.exit_code == 0, moved.stdout + os.linesep + moved.stderr
     assert "conflict" not in moved.stdout
@@ -143,14 +145,6 @@ def start(combo: matrix.Combination) -> dict[str, object]:
     same = [row for row in rows if row["database"] == combo["database"]]
     begin["database"] = others[same.index(combo) % len(others)]
     return begin
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list):
-        return ",".join(value) or "none"
-    return str(value)
 
 
 def test_the_rows_make_every_database_switch_and_remove_and_add_the_queue() -> None:

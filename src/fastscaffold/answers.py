@@ -67,13 +67,17 @@ def parse_data(
             named = [i for i in items if i.startswith(f"{error.name}=")]
             reason = error.reason
             if not named:  # an answer given clashes with one the project has
-                reason = f"the project's {error.name} is {_shown(last.get(error.name))}: {reason}"
+                reason = f"the project's {error.name} is {text(last.get(error.name))}: {reason}"
             item = named[0] if named else " ".join(items)
             raise InvalidDataError(item=item, reason=reason, what=what) from None
     return given
 
 
-def _shown(answer: object) -> str:
+def text(answer: object, *, as_yaml: bool = False) -> str:
+    """An answer as `KEY=VALUE` takes it: `true`, `docker,compose` (`none` for no item), or,
+    `as_yaml`, a list as copier reads a fork's multiselect answer (`[docker, compose]`)."""
     if isinstance(answer, list):
+        if as_yaml:
+            return f"[{', '.join(map(str, answer))}]"
         return ",".join(map(str, answer)) or "none"
     return str(answer).lower() if isinstance(answer, bool) else str(answer)

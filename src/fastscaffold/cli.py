@@ -576,13 +576,18 @@ def update(
         _run_update(path, data or [], dry_run=dry_run, to=to, template=template)
 
 
-def _run_update(path: Path, data: list[str], *, dry_run: bool, **how: Any) -> None:
-    """Run an update (or a `set`, `add`, `remove`), print what it did, exit 1 on conflicts."""
+def _run_update(
+    path: Path, data: list[str], *, dry_run: bool, note: str | None = None, **how: Any
+) -> None:
+    """Run an update (or a `set`, `add`, `remove`), print what it did and then `note`, exit 1
+    on conflicts."""
     from fastscaffold import update as updating
 
     with _status(f"Updating {shown(path)} ..."):
         outcome = updating.update(path, data=data, dry_run=dry_run, **how)
     typer.echo("\n".join(updating.report(path, outcome, dry_run=dry_run)))
+    if note is not None:
+        typer.echo(note)
     if outcome.conflicts and not dry_run:
         from fastscaffold.errors import ConflictsError
 

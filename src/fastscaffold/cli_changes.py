@@ -6,15 +6,12 @@ with the new answers. Files of a removed feature go, unless the user changed the
 """
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from fastscaffold.cli import _reported, _run_update, app
 from fastscaffold.errors import shown
-
-if TYPE_CHECKING:
-    from fastscaffold.update import Versions
 
 SET_EXAMPLES = """\b
 Examples:
@@ -116,33 +113,23 @@ def remove(
 
 
 def _toggle(project: Path, names: list[str], *, add: bool, dry_run: bool) -> None:
-    import yaml
-
-    from fastscaffold import answers, features, history, options
-    from fastscaffold.errors import FeatureClashError, FeatureRefusedError, InvalidDataError
+    from fastscaffold import answers, features, history
+    from fastscaffold.errors import FeatureRefusedError, InvalidDataError
 
     last = answers.read(project)
     builtin = last["_src_path"] == history.BUILTIN
     work = dict(last)
-    items: dict[str, str] = {}
     for name in names:
-        try:
-            item = features.change(work, name, add=add, as_yaml=not builtin)
-        except FeatureClashError:
-            asked = features.find(name).question.name
-            if work.get(asked) != last.get(asked):  # the clash is with an earlier name here
-                current = str(work.get(asked))
-                raise FeatureClashError(
-                    feature=name, question=asked, current=current, asked=True
-                ) from None
-            raise
-        if item is not None:
-            key, _, raw = item.partition("=")
-            question = options.question(key)
-            work[key] = options.coerce(question, yaml.safe_load(raw) if not builtin else raw)
-            items[key] = item
+        changed = features.change(work, name, add=add, project=last)
+        if changed is not None:
+            work[changed[0]] = changed[1]
+    items = [
+        f"{key}={answers.text(value, as_yaml=not builtin)}"
+        for key, value in work.items()
+        if value != last.get(key)
+    ]
     try:
-        answers.parse_data(list(items.values()), last if builtin else None)
+        answers.parse_data(items, last if builtin else None)
     except InvalidDataError as error:
         verb = "add" if add else "remove"
         raise FeatureRefusedError(verb=verb, names=names, reason=error.reason) from None
@@ -150,7 +137,7 @@ def _toggle(project: Path, names: list[str], *, add: bool, dry_run: bool) -> Non
     same = (
         f"{shown(project)} {'already has' if add else 'has none of'} {listed}; nothing to change."
     )
-    _change(project, list(items.values()), same, dry_run=dry_run)
+    _change(project, items, same, dry_run=dry_run)
 
 
 def _change(project: Path, items: list[str], same: str, *, dry_run: bool) -> None:
@@ -159,23 +146,13 @@ def _change(project: Path, items: list[str], same: str, *, dry_run: bool) -> Non
         typer.echo(same)
         return
     from fastscaffold import update as updating
-    from fastscaffold.errors import ConflictsError
 
     versions = updating.status(project)
-    newer = versions.target > versions.current
-    try:
-        _run_update(project, items, dry_run=dry_run, stay=True)
-    except ConflictsError:  # the change was made, conflicts left: the note still holds
-        if newer:
-            typer.echo(_newer(versions, dry_run=dry_run))
-        raise
-    if newer:
-        typer.echo(_newer(versions, dry_run=dry_run))
-
-
-def _newer(versions: "Versions", *, dry_run: bool) -> str:
-    kept = "would keep" if dry_run else "kept"
-    return (
-        f"Template {versions.target} is available; this change {kept} the project at "
-        f"{versions.current}: `fastscaffold update` brings it."
-    )
+    note = None
+    if versions.target > versions.current:
+        note = (
+            f"Template {versions.target} is available; this change "
+            f"{'would keep' if dry_run else 'kept'} the project at {versions.current}: "
+            "`fastscaffold update` brings it."
+        )
+    _run_update(project, items, dry_run=dry_run, note=note, stay=True)

@@ -28,24 +28,27 @@ class Feature:
             return isinstance(answer, list) and self.name in answer
         return answer == self.name
 
-    def item(self, answers: Mapping[str, object], *, add: bool, as_yaml: bool = False) -> str:
-        """The `KEY=VALUE` answer that adds (or removes) this feature; `as_yaml` writes a list
-        as YAML, as copier reads a fork's answers."""
+    def answer(
+        self, answers: Mapping[str, object], *, add: bool, project: Mapping[str, object]
+    ) -> object:
+        """The question's answer once this feature is added (or removed) to `answers`, which
+        hold the `project`'s own answers and those an earlier name of the same command gave."""
         name = self.question.name
         if self.question.type == "bool":
-            return f"{name}={'true' if add else 'false'}"
+            return add
         if self.question.multiselect:
             have = answers.get(name)
             chosen = [c for c in have if c != self.name] if isinstance(have, list) else []
-            chosen += [self.name] if add else []
-            if as_yaml:
-                return f"{name}=[{', '.join(chosen)}]"
-            return f"{name}={','.join(chosen) or 'none'}"
-        if add and answers.get(name) not in (None, "none"):
+            return [
+                c for c in self.question.choices or () if c in chosen or (add and c == self.name)
+            ]
+        current = answers.get(name)
+        if add and current not in (None, "none"):
+            asked = current != project.get(name)
             raise FeatureClashError(
-                feature=self.name, question=name, current=str(answers.get(name))
+                feature=self.name, question=name, current=str(current), asked=asked
             )
-        return f"{name}={self.name if add else 'none'}"
+        return self.name if add else "none"
 
 
 def _features() -> Iterator[Feature]:
@@ -73,11 +76,11 @@ def find(name: str, *, add: bool = True) -> Feature:
 
 
 def change(
-    answers: Mapping[str, object], name: str, *, add: bool, as_yaml: bool = False
-) -> str | None:
-    """The `KEY=VALUE` answer that adds or removes feature `name`, or None when the project
-    already has it (for `add`) or does not (for `remove`)."""
+    answers: Mapping[str, object], name: str, *, add: bool, project: Mapping[str, object]
+) -> tuple[str, object] | None:
+    """The question and answer that add or remove feature `name` (see `Feature.answer`), or
+    None when `answers` already have it (for `add`) or do not (for `remove`)."""
     feature = find(name, add=add)
     if feature.present(answers) == add:
         return None
-    return feature.item(answers, add=add, as_yaml=as_yaml)
+    return feature.question.name, feature.answer(answers, add=add, project=project)

@@ -95,7 +95,7 @@ class Scratch:
         kept = []
         for path in sorted(p for p in rendered.rglob("*") if p.is_file() or p.is_symlink()):
             name = path.relative_to(rendered).as_posix()
-            if (self.project / name).exists() or (self.project / name).is_symlink():
+            if os.path.lexists(self.project / name):
                 continue
             full = (self.subdir / name).as_posix()
             listed = git.run("ls-tree", "-z", "HEAD", "--", full, cwd=self.root).decode()

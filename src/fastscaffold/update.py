@@ -241,7 +241,7 @@ def report(project: Path, outcome: Outcome, *, dry_run: bool) -> list[str]:
         lines.append("A file you changed that the update removes stays as you left it, unmerged")
         lines.append("(deleted by them): `git rm` it to let it go, or `git add` it to keep it.")
     if outcome.filled:
-        given = ", ".join(f"{k}={_shown_answer(v)}" for k, v in outcome.filled.items())
+        given = ", ".join(f"{k}={answers.text(v)}" for k, v in outcome.filled.items())
         lines.append(f"Answered the questions new since {old} as {old} rendered: {given}")
         lines.append("(re-answer one with --data KEY=VALUE).")
     if outcome.notes:
@@ -251,11 +251,3 @@ def report(project: Path, outcome: Outcome, *, dry_run: bool) -> list[str]:
     elif not outcome.conflicts:
         lines.append("Staged: review with `git diff --staged`, then commit.")
     return lines
-
-
-def _shown_answer(value: object) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, list):
-        return ",".join(map(str, value))
-    return str(value)
