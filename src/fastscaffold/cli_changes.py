@@ -1,17 +1,103 @@
-"""`set`, `add` and `remove`: change a generated project's answers, keeping the user's edits.
+"""`update`, `set`, `add` and `remove`: change a generated project, keeping the user's edits.
 
-Each is a 3-way update at the project's own template version (see `update`): the template
-rendered with the old answers, the project as the user left it, and the template rendered
-with the new answers. Files of a removed feature go, unless the user changed them.
+Each is a 3-way update: the template rendered with the old answers at the project's version,
+the project as the user left it, and the template rendered at the new version (`update`) or
+with the new answers at the same version (`set`, `add`, `remove`). Files of a removed feature
+go, unless the user changed them.
 """
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from fastscaffold.cli import _reported, _run_update, app
-from fastscaffold.errors import shown
+from fastscaffold.cli import _reported, _status, app
+from fastscaffold.errors import UsageError, shown
+
+UPDATE_EXAMPLES = """\b
+Examples:
+  fastscaffold update                       # the project in the current directory
+  fastscaffold update api --dry-run         # show what would change, write nothing
+  fastscaffold update api --to 0.3.0
+  fastscaffold update api --data server=gunicorn --data workers=4
+  fastscaffold update api --check           # exit 0 when current, 2 when behind
+  fastscaffold update api --template https://git.example.com/platform/fastscaffold.git
+"""
+
+
+@app.command(epilog=UPDATE_EXAMPLES)
+def update(
+    path: Annotated[
+        Path, typer.Argument(metavar="PATH", help="The project, a clean git work tree.")
+    ] = Path("."),
+    to: Annotated[
+        str | None,
+        typer.Option(metavar="VERSION", help="Template version to go to. [default: the newest]"),
+    ] = None,
+    check_only: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Only report: exit 0 when current, 2 when an update is available."
+        ),
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the files and diff; change nothing.")
+    ] = False,
+    data: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--data", metavar="KEY=VALUE", help="Re-answer a question, e.g. server=gunicorn."
+        ),
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PATH_OR_GIT_URL",
+            help="Take the template from here from now on (e.g. a fork with the same tags).",
+        ),
+    ] = None,
+) -> None:
+    """Bring a generated project to a newer template version, keeping your edits.
+
+    A 3-way merge: your changes stay where the template did not touch the same lines;
+    clashes are marked inline with <<<<<<< and listed, and the command exits 1.
+    """
+    with _reported("update"):
+        from fastscaffold import history
+        from fastscaffold import update as updating
+
+        if template is not None and template != history.BUILTIN:
+            from fastscaffold.render import template_location
+
+            template = template_location(template)
+        if check_only:
+            if dry_run or data:
+                raise UsageError("--check only reports; drop --dry-run and --data")
+            line, code = updating.check_report(
+                path, updating.status(path, to=to, template=template)
+            )
+            typer.echo(line)
+            raise typer.Exit(code)
+        _run_update(path, data or [], dry_run=dry_run, to=to, template=template)
+
+
+def _run_update(
+    path: Path, data: list[str], *, dry_run: bool, note: str | None = None, **how: Any
+) -> None:
+    """Run an update (or a `set`, `add`, `remove`), print what it did and then `note`, exit 1
+    on conflicts."""
+    from fastscaffold import update as updating
+
+    with _status(f"Updating {shown(path)} ..."):
+        outcome = updating.update(path, data=data, dry_run=dry_run, **how)
+    typer.echo("\n".join(updating.report(path, outcome, dry_run=dry_run)))
+    if note is not None:
+        typer.echo(note)
+    if outcome.conflicts and not dry_run:
+        from fastscaffold.errors import ConflictsError
+
+        raise ConflictsError(paths=outcome.conflicts, kept=outcome.kept)
+
 
 SET_EXAMPLES = """\b
 Examples:
