@@ -1,3 +1,3 @@
 """Render a Copier template into a ready-to-run FastAPI project."""
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
