@@ -25,6 +25,19 @@ Examples:
 """
 
 
+Project = Annotated[
+    Path,
+    typer.Option(
+        "--project",
+        "-C",
+        metavar="PATH",
+        help="The project, a clean git work tree.",
+        show_default=True,
+    ),
+]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Show the files and diff; change nothing.")]
+
+
 @app.command(epilog=UPDATE_EXAMPLES)
 def update(
     path: Annotated[
@@ -40,9 +53,7 @@ def update(
             "--check", help="Only report: exit 0 when current, 2 when an update is available."
         ),
     ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show the files and diff; change nothing.")
-    ] = False,
+    dry_run: DryRun = False,
     data: Annotated[
         list[str] | None,
         typer.Option(
@@ -118,18 +129,6 @@ Examples:
   fastscaffold remove examples                  # the concurrency examples
   fastscaffold remove taskiq compose -C api
 """
-
-Project = Annotated[
-    Path,
-    typer.Option(
-        "--project",
-        "-C",
-        metavar="PATH",
-        help="The project, a clean git work tree.",
-        show_default=True,
-    ),
-]
-DryRun = Annotated[bool, typer.Option("--dry-run", help="Show the files and diff; change nothing.")]
 
 
 @app.command(name="set", epilog=SET_EXAMPLES)

@@ -31,27 +31,24 @@ OVER_SUITE = 1.10  # the tests step against the suite run by hand
 def check(project: Path, *args: str) -> tuple[float, dict[str, float], float]:
     """Run `fastscaffold check --json` on `project`; return the wall time, step times and the
     CPU seconds it and its children used."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = children_cpu()
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "fastscaffold", "check", str(project), "--json", *args],
         capture_output=True, text=True, env=_env(),
     )  # fmt: skip
     elapsed = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    used = children_cpu() - before
     if result.returncode != 0:
         raise RuntimeError(f"check failed:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}")
     steps = {s["name"]: s["duration"] for s in json.loads(result.stdout)["steps"]}
     return elapsed, steps, used
 
 
-def cpu_of(cmd: list[str], cwd: Path) -> tuple[float, float]:
-    """Run `cmd`; return its wall time and the CPU seconds it and its children used."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall = run(cmd, cwd=cwd, env=_env())
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every child process waited for so far, theirs included."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def _env() -> dict[str, str]:
@@ -83,9 +80,9 @@ def main() -> int:
             log(f"the tests step and the suite by hand, run {i + 1}/{args.runs}")
             steps.append(check(project, "--venv", str(venv), "--only", "tests")[1]["tests"])
             cmd = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-            wall, used = cpu_of(cmd, project)
-            suite.append(wall)
-            cpu.append(used)
+            before = children_cpu()
+            suite.append(run(cmd, cwd=project, env=_env()))
+            cpu.append(children_cpu() - before)
         whole, whole_cpu = [], []
         for i in range(args.runs):
             log(f"the whole check, run {i + 1}/{args.runs}")
